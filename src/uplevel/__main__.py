@@ -1,0 +1,3 @@
+from uplevel.cli import main
+
+main()

@@ -1,0 +1,461 @@
+"""The command line: parse, call a use case, render its result. Nothing else.
+
+Exit codes (PRODUCT.md): 0 done; 1 failed and the home is as it was; 2 usage
+error; 3 stopped on conflicts; 4 the product runs or another uplevel holds the
+home. With --json every command prints one envelope:
+    {"uplevel": 1, "command": ..., "ok": ..., "exit_code": ..., "result": {...} | null,
+     "error": {"type", "message", "hint"} | null}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from uplevel import __version__
+from uplevel.errors import UplevelError
+
+JSON_ENVELOPE_VERSION = 1
+
+
+def _home_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--home",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: os.environ.get("UPLEVEL_HOME") or ".",
+        show_default="$UPLEVEL_HOME, else the current directory",
+        help="The product home.",
+    )(f)
+
+
+def _json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
+
+
+def _force_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--force", is_flag=True, help="Proceed even if the product seems to run.")(f)
+
+
+class Output:
+    def __init__(self, command: str, as_json: bool) -> None:
+        self.command = command
+        self.as_json = as_json
+
+    def finish(self, result: Any, human: Callable[[Any], None], exit_code: int = 0) -> NoReturn:
+        if self.as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "uplevel": JSON_ENVELOPE_VERSION,
+                        "command": self.command,
+                        "ok": exit_code in (0,),
+                        "exit_code": exit_code,
+                        "result": result.to_dict(),
+                        "error": None,
+                    },
+                    indent=1,
+                )
+            )
+        else:
+            human(result)
+        sys.exit(exit_code)
+
+    def fail(self, exc: UplevelError) -> NoReturn:
+        if self.as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "uplevel": JSON_ENVELOPE_VERSION,
+                        "command": self.command,
+                        "ok": False,
+                        "exit_code": exc.exit_code,
+                        "result": None,
+                        "error": {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint},
+                    },
+                    indent=1,
+                )
+            )
+        else:
+            click.echo(f"uplevel {self.command}: error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"  hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+
+
+@contextlib.contextmanager
+def run(ctx: click.Context, command: str, as_json: bool) -> Iterator[Output]:
+    out = Output(command, as_json)
+    try:
+        yield out
+    except UplevelError as exc:
+        if ctx.obj.get("debug"):
+            raise
+        out.fail(exc)
+    except OSError as exc:
+        if ctx.obj.get("debug"):
+            raise
+        out.fail(UplevelError(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")))
+
+
+@contextlib.contextmanager
+def progress(label: str, total: int | None, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    """A byte progress bar on stderr for long work, only on a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        transient=True,
+        console=__import__("rich.console").console.Console(stderr=True),
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _notes(notes: Any) -> None:
+    for n in notes:
+        click.echo(f"note: {n}", err=True)
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="uplevel")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """uplevel: bring a Java server product home to a newer update level, in place and safely.
+
+    Exit codes: 0 done, 1 failed (the home is as it was), 2 usage error,
+    3 stopped on conflicts, 4 the product runs or another uplevel holds the home.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+@cli.command()
+@_home_option
+@click.option("--product", required=True, help="NAME-VERSION, e.g. wso2am-4.2.0.")
+@click.option("--level", type=int, default=0, show_default=True, help="The level the home is pristine at.")
+@click.option("--channel", type=click.Choice(["full", "security"]), default="full", show_default=True)
+@_json_option
+@click.pass_context
+def init(ctx: click.Context, home: Path, product: str, level: int, channel: str, as_json: bool) -> None:
+    """Adopt a home that is pristine at LEVEL: record its manifest."""
+    from uplevel.commands import inspect
+
+    with run(ctx, "init", as_json) as out, progress("hashing", None, not as_json) as cb:
+        r = inspect.init(home, product=product, level=level, channel=channel, progress=cb)
+        out.finish(
+            r,
+            lambda r: click.echo(
+                f"adopted {r.home}: {r.product} level {r.level} ({r.channel}), "
+                f"{r.files} files, {r.bytes:,} bytes"
+            ),
+        )
+
+
+def _show_changes(local: Any, limit: int = 50) -> None:
+    for label, paths in (("modified", local.modified), ("added", local.added), ("deleted", local.deleted)):
+        for p in paths[:limit]:
+            click.echo(f"  {label:9} {p}")
+        if len(paths) > limit:
+            click.echo(f"  … and {len(paths) - limit} more {label} (see --json)")
+
+
+@cli.command()
+@_home_option
+@_json_option
+@click.pass_context
+def status(ctx: click.Context, home: Path, as_json: bool) -> None:
+    """Level, channel, pending work and local changes."""
+    from uplevel.commands import inspect
+
+    def human(r: inspect.StatusResult) -> None:
+        _notes(r.notes)
+        click.echo(f"{r.product} at level {r.level} ({r.channel} channel) — {r.home}")
+        if r.pending:
+            p = r.pending
+            click.echo(
+                f"update to level {p.get('to_level')} STOPPED on {len(p['conflicts'])} conflict(s):"
+            )
+            for c in p["conflicts"]:
+                click.echo(f"  conflict  {c['path']}: {c['reason']}")
+            click.echo("  write each f.final, then `uplevel continue`; or `uplevel abort`")
+        loc = r.local
+        if loc.clean:
+            click.echo("no local changes")
+        else:
+            click.echo(
+                f"local changes: {len(loc.modified)} modified, {len(loc.added)} added, "
+                f"{len(loc.deleted)} deleted"
+            )
+            _show_changes(loc)
+
+    with run(ctx, "status", as_json) as out:
+        r = inspect.status(home)
+        out.finish(r, human)
+
+
+@cli.command()
+@_home_option
+@_json_option
+@click.pass_context
+def verify(ctx: click.Context, home: Path, as_json: bool) -> None:
+    """Hash every file against pristine (exit 1 when the home differs)."""
+    from uplevel.commands import inspect
+
+    def human(r: inspect.VerifyResult) -> None:
+        click.echo(f"hashed {r.files} files, {r.bytes:,} bytes at level {r.level}")
+        if r.local.clean:
+            click.echo("the home is pristine")
+        else:
+            click.echo(
+                f"differs from pristine: {len(r.local.modified)} modified, {len(r.local.added)} added, "
+                f"{len(r.local.deleted)} deleted"
+            )
+            _show_changes(r.local)
+
+    with run(ctx, "verify", as_json) as out, progress("verifying", None, not as_json) as cb:
+        r = inspect.verify(home, progress=cb)
+        out.finish(r, human, 0 if r.local.clean else 1)
+
+
+@cli.command()
+@_home_option
+@_json_option
+@click.pass_context
+def history(ctx: click.Context, home: Path, as_json: bool) -> None:
+    """What was applied, reverted and aborted, and when."""
+    from uplevel.commands import inspect
+
+    def human(r: inspect.HistoryResult) -> None:
+        click.echo(f"{r.product}, now at level {r.level}")
+        for e in r.events:
+            titles = "; ".join(t for t in e.get("titles", []) if t)
+            arrow = f"{e['from_level']} → {e['to_level']}" if e["from_level"] != e["to_level"] else f"{e['to_level']}"
+            extra = " — ".join(x for x in (e.get("detail", ""), titles) if x)
+            click.echo(f"  {e['time']}  {e['event']:9} {arrow:8} {extra}")
+
+    with run(ctx, "history", as_json) as out:
+        out.finish(inspect.history(home), human)
+
+
+def _render_apply(r: Any) -> None:
+    _notes(r.notes)
+    c = r.counts
+    head = {
+        "dry-run": "would bring",
+        "applied": "brought",
+        "conflicts": "stopped bringing",
+    }[r.status]
+    click.echo(f"{head} {r.home} from level {r.from_level} to {r.to_level}")
+    for u in r.updates:
+        click.echo(f"  level {u['level']}: {u['title']}" + (" [security]" if u.get("security") else ""))
+    click.echo(
+        f"  {c.get('take', 0)} replaced or added, {c.get('remove', 0)} removed, {c.get('merged', 0)} merged, "
+        f"{c.get('keep', 0)} kept as changed locally, {c.get('conflict', 0)} conflict(s)"
+    )
+    if r.status == "dry-run":
+        for d in r.plan:
+            if d["action"] != "noop":
+                click.echo(f"  {d['action']:8} {d['path']}  ({d['reason']})")
+    for cf in r.conflicts:
+        click.echo(f"  CONFLICT {cf['path']}: {cf['reason']}")
+        if cf["helpers"]:
+            click.echo(f"           see {', '.join(cf['helpers'])}; write {cf['path']}.final")
+    if r.status == "conflicts":
+        click.echo("resolve each conflict, then run `uplevel continue` (or `uplevel abort`)")
+
+
+@cli.command()
+@_home_option
+@click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option(
+    "--on-conflict",
+    type=click.Choice(["stop", "new", "local"]),
+    default="stop",
+    show_default=True,
+    help="stop: leave f.original/f.new/f.merge and exit 3; new/local: take that side "
+    "(the other stays in the backup store).",
+)
+@_force_option
+@_json_option
+@click.pass_context
+def apply(
+    ctx: click.Context, home: Path, bundle: Path, dry_run: bool, on_conflict: str, force: bool, as_json: bool
+) -> None:
+    """In-place update from an offline BUNDLE."""
+    from uplevel.commands import update
+
+    with run(ctx, "apply", as_json) as out:
+        r = update.apply(home, bundle, dry_run=dry_run, on_conflict=on_conflict, force=force)  # type: ignore[arg-type]
+        out.finish(r, _render_apply, r.exit_code)
+
+
+def _render_settle(r: Any) -> None:
+    _notes(r.notes)
+    if r.status == "conflicts":
+        click.echo(f"still {len(r.unresolved)} conflict(s) without a .final file:")
+        for p in r.unresolved:
+            click.echo(f"  {p}  (write {p}.final)")
+    elif r.status == "aborted":
+        click.echo(f"aborted: {r.home} is back at level {r.level} exactly as before the update")
+        for k in r.kept:
+            click.echo(f"  {k} was moved to the backup store")
+    else:
+        click.echo(f"update finished: {r.home} is at level {r.level}")
+        for x in r.resolved:
+            click.echo(f"  {x['path']}: took {x['from']}")
+
+
+@cli.command(name="continue")
+@_home_option
+@click.option("--take", type=click.Choice(["new", "local"]), help="Resolve conflicts that have no f.final to one side.")
+@_force_option
+@_json_option
+@click.pass_context
+def continue_cmd(ctx: click.Context, home: Path, take: str | None, force: bool, as_json: bool) -> None:
+    """Finish an update stopped on conflicts, taking each f.final."""
+    from uplevel.commands import update
+
+    with run(ctx, "continue", as_json) as out:
+        r = update.continue_(home, take=take, force=force)  # type: ignore[arg-type]
+        out.finish(r, _render_settle, r.exit_code)
+
+
+@cli.command()
+@_home_option
+@_force_option
+@_json_option
+@click.pass_context
+def abort(ctx: click.Context, home: Path, force: bool, as_json: bool) -> None:
+    """Undo an update stopped on conflicts: the home returns to its bytes before it."""
+    from uplevel.commands import update
+
+    with run(ctx, "abort", as_json) as out:
+        r = update.abort(home, force=force)
+        out.finish(r, _render_settle, r.exit_code)
+
+
+@cli.command()
+@_home_option
+@click.option("--level", type=int, help="The level to go back to (default: the one before the last update).")
+@_force_option
+@_json_option
+@click.pass_context
+def revert(ctx: click.Context, home: Path, level: int | None, force: bool, as_json: bool) -> None:
+    """Back to an earlier level, as the home was then, from the backup store."""
+    from uplevel.commands import revert as revert_cmd
+
+    def human(r: revert_cmd.RevertResult) -> None:
+        _notes(r.notes)
+        click.echo(
+            f"reverted {r.home} from level {r.from_level} to {r.to_level}: "
+            f"{r.restored} restored, {r.removed} removed"
+        )
+
+    with run(ctx, "revert", as_json) as out:
+        out.finish(revert_cmd.revert(home, level=level, force=force), human)
+
+
+@cli.command()
+@_home_option
+@click.option("--keep-level", type=int, help="Keep what is needed to revert down to this level.")
+@click.option("--dry-run", is_flag=True, help="Say what would be freed; delete nothing.")
+@_json_option
+@click.pass_context
+def prune(ctx: click.Context, home: Path, keep_level: int | None, dry_run: bool, as_json: bool) -> None:
+    """Delete backups (after this, revert below the kept level is impossible)."""
+    from uplevel.commands import revert as revert_cmd
+
+    def human(r: revert_cmd.PruneResult) -> None:
+        verb = "would free" if r.dry_run else "freed"
+        click.echo(
+            f"{verb} {r.freed_bytes:,} bytes ({r.removed_objects} backups); "
+            f"kept {r.kept_objects} needed to revert to level {r.keep_level}"
+        )
+
+    with run(ctx, "prune", as_json) as out:
+        out.finish(revert_cmd.prune(home, keep_level=keep_level, dry_run=dry_run), human)
+
+
+@cli.group()
+def bundle() -> None:
+    """Publisher: make update bundles."""
+
+
+@bundle.command("create")
+@click.option("--product", required=True, help="NAME-VERSION, e.g. wso2am-4.2.0.")
+@click.option("--from-tree", "from_tree", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--to-tree", "to_tree", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--from-level", type=int, required=True)
+@click.option("--to-level", type=int, required=True)
+@click.option("--channel", type=click.Choice(["full", "security"]), default="full", show_default=True)
+@click.option("--title", default="", help="Title of the update.")
+@click.option("--description", default="", help="What the update does.")
+@click.option("--security", is_flag=True, help="The update is a security fix.")
+@click.option("--fix", "fixes", multiple=True, metavar="ID=summary", help="A bug fixed (repeatable).")
+@click.option("--advisory", "advisories", multiple=True, metavar="ID=severity", help="A security advisory (repeatable).")
+@click.option("--instructions", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="File of manual steps.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_json_option
+@click.pass_context
+def bundle_create(
+    ctx: click.Context,
+    product: str,
+    from_tree: Path,
+    to_tree: Path,
+    from_level: int,
+    to_level: int,
+    channel: str,
+    title: str,
+    description: str,
+    security: bool,
+    fixes: tuple[str, ...],
+    advisories: tuple[str, ...],
+    instructions: Path | None,
+    output: Path,
+    as_json: bool,
+) -> None:
+    """Make a bundle taking FROM-TREE (level A) to TO-TREE (level B)."""
+    from uplevel.commands import publish
+
+    def human(r: publish.BundleCreateResult) -> None:
+        click.echo(
+            f"wrote {r.output}: {r.product} level {r.from_level} → {r.to_level}, "
+            f"{r.added} added, {r.modified} modified, {r.removed} removed, {r.bytes:,} bytes"
+        )
+
+    with run(ctx, "bundle create", as_json) as out, progress("hashing trees", None, not as_json) as cb:
+        r = publish.bundle_create(
+            product=product, from_tree=from_tree, to_tree=to_tree, from_level=from_level, to_level=to_level,
+            channel=channel, title=title, description=description, security=security, fixes=fixes,
+            advisories=advisories, instructions=instructions, output=output, progress=cb,
+        )
+        out.finish(r, human)
+
+
+@cli.command()
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Where to build the demo (default: a new temp dir).")
+@click.pass_context
+def demo(ctx: click.Context, workdir: Path | None) -> None:
+    """Run the whole flow on a generated sample product (what the README's first command does)."""
+    from uplevel import demo as demo_mod
+
+    sys.exit(demo_mod.main(workdir))
+
+
+def main() -> None:
+    cli(obj={})

@@ -1,0 +1,191 @@
+"""init, status, verify, history: adopting a home and looking at it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from uplevel import fsio
+from uplevel.descriptor import check_channel, check_product
+from uplevel.errors import HomeError, UsageError
+from uplevel.home import Event, Home, State, now
+from uplevel.localchanges import LocalChanges, compare
+from uplevel.paths import STATE_DIR
+from uplevel.scan import read_tree
+from uplevel.session import open_home
+from uplevel.txn import open_transaction
+
+
+@dataclass(frozen=True, kw_only=True)
+class InitResult:
+    home: str
+    product: str
+    level: int
+    channel: str
+    files: int
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def init(
+    root: Path,
+    *,
+    product: str,
+    level: int,
+    channel: str,
+    progress: Callable[[int], None] | None = None,
+) -> InitResult:
+    """Adopt a home that is pristine at `level`: record its manifest as pristine."""
+    check_product(product)
+    check_channel(channel)
+    if level < 0:
+        raise UsageError("--level must be 0 or more")
+    home = Home(root)
+    if not home.root.is_dir():
+        raise UsageError(f"{root} is not a directory")
+    if home.adopted:
+        raise HomeError(
+            f"{home.root} is already adopted by uplevel", hint="see `uplevel status`"
+        )
+    with home.locked():
+        manifest = read_tree(home.root, progress)
+        fsio.makedirs(home.manifests)
+        fsio.makedirs(home.objects)
+        digest = home.save_manifest(manifest)
+        state = State(
+            product=product,
+            channel=channel,
+            level=level,
+            pristine=digest,
+            levels={level: digest},
+            history=(Event(time=now(), event="init", from_level=level, to_level=level),),
+        )
+        home.save_state(state)
+    return InitResult(
+        home=str(home.root),
+        product=product,
+        level=level,
+        channel=channel,
+        files=sum(1 for e in manifest.values() if e.kind == "file"),
+        bytes=manifest.total_size,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusResult:
+    home: str
+    product: str
+    level: int
+    channel: str
+    pending: dict[str, Any] | None
+    local: LocalChanges
+    notes: tuple[str, ...]
+    busy: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "home": self.home,
+            "product": self.product,
+            "level": self.level,
+            "channel": self.channel,
+            "pending": self.pending,
+            "local_changes": self.local.to_dict(),
+            "notes": list(self.notes),
+            "busy": self.busy,
+        }
+
+
+def _pending(home: Home, state: State) -> dict[str, Any] | None:
+    if not state.pending:
+        return None
+    txn = open_transaction(home)
+    if txn is None:
+        return {"transaction": state.pending, "conflicts": []}
+    return {
+        "transaction": txn.j.id,
+        "from_level": txn.j.from_level,
+        "to_level": txn.j.to_level,
+        "conflicts": txn.j.conflicts,
+    }
+
+
+def status(root: Path) -> StatusResult:
+    with open_home(root, change=False) as s:
+        pristine = s.home.load_manifest(s.state.pristine)
+        local = compare(s.home, pristine, use_cache=True, save_cache=not s.read_only)
+        return StatusResult(
+            home=str(s.home.root),
+            product=s.state.product,
+            level=s.state.level,
+            channel=s.state.channel,
+            pending=None if s.read_only else _pending(s.home, s.state),
+            local=local,
+            notes=tuple(s.notes)
+            + (("another uplevel is changing this home; shown without recovery",) if s.read_only else ()),
+            busy=s.read_only,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyResult:
+    home: str
+    level: int
+    files: int
+    bytes: int
+    local: LocalChanges
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "home": self.home,
+            "level": self.level,
+            "files_hashed": self.files,
+            "bytes_hashed": self.bytes,
+            "pristine": self.local.clean,
+            "local_changes": self.local.to_dict(),
+        }
+
+
+def verify(root: Path, progress: Callable[[int], None] | None = None) -> VerifyResult:
+    """Hash every file against pristine, ignoring the stat cache."""
+    with open_home(root, change=False) as s:
+        pristine = s.home.load_manifest(s.state.pristine)
+        local = compare(s.home, pristine, use_cache=False, progress=progress)
+        return VerifyResult(
+            home=str(s.home.root),
+            level=s.state.level,
+            files=local.hashed_files,
+            bytes=local.hashed_bytes,
+            local=local,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryResult:
+    product: str
+    level: int
+    events: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"product": self.product, "level": self.level, "events": list(self.events)}
+
+
+def history(root: Path) -> HistoryResult:
+    with open_home(root, change=False) as s:
+        events = []
+        for e in s.state.history:
+            d = e.to_dict()
+            if e.txn and e.event == "applied":
+                rec = s.home.records / f"{e.txn}.json"
+                if rec.exists():
+                    meta = json.loads(rec.read_bytes()).get("meta", {})
+                    d["titles"] = [u.get("title", "") for u in meta.get("updates", [])]
+            events.append(d)
+        return HistoryResult(product=s.state.product, level=s.state.level, events=tuple(events))
+
+
+__all__ = ["STATE_DIR", "history", "init", "status", "verify"]

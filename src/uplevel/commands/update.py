@@ -1,0 +1,422 @@
+"""apply, continue, abort: bringing a home to a bundle's level, and settling conflicts.
+
+Order of work in `apply` (safety rule 2): open and verify the bundle, check that
+it is for this home's product, channel and level, check every path, plan, do the
+merges in memory, then hand everything to one Transaction. The home proper is
+first touched by Transaction.execute.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from uplevel.bundle import Bundle
+from uplevel.errors import BundleError, UplevelError, UsageError
+from uplevel.home import Event, Home, State, now
+from uplevel.merge.text import is_text, merge_text
+from uplevel.model import Entry, Manifest
+from uplevel.paths import check_in_home, check_relative
+from uplevel.plan import Decision, plan_update
+from uplevel.scan import hash_file, read_entry
+from uplevel.session import open_home
+from uplevel.txn import Change, Transaction, open_transaction, recover, sweep_finals
+
+OnConflict = Literal["stop", "new", "local"]
+HELPERS = (".original", ".new", ".merge")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplyResult:
+    home: str
+    status: str  # applied | conflicts | dry-run | up-to-date
+    from_level: int
+    to_level: int
+    plan: tuple[dict[str, Any], ...]
+    conflicts: tuple[dict[str, Any], ...] = ()
+    notes: tuple[str, ...] = ()
+    updates: tuple[dict[str, Any], ...] = ()
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.status == "conflicts" else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "home": self.home,
+            "status": self.status,
+            "from_level": self.from_level,
+            "to_level": self.to_level,
+            "counts": self.counts,
+            "plan": list(self.plan),
+            "conflicts": list(self.conflicts),
+            "updates": list(self.updates),
+            "notes": list(self.notes),
+        }
+
+
+def _blob_source(bundle: Bundle, home: Home, merged: dict[str, bytes]) -> Any:
+    """Content for a change: merged bytes, the bundle, the backup store, or the home itself."""
+
+    def content(c: Change) -> Iterable[bytes]:
+        assert c.after is not None
+        sha = c.after.sha256
+        if sha in merged:
+            return [merged[sha]]
+        if bundle.has_blob(sha):
+            return bundle.blob_chunks(sha)
+        if home.has_object(sha):
+            return _file_chunks(home.object_path(sha))
+        if c.before is not None and c.before.kind == "file" and c.before.sha256 == sha:
+            return _file_chunks(home.root / c.path)  # same content, new mode
+        raise BundleError(f"{c.path}: the bundle does not carry its new content {sha[:12]}…")
+
+    return content
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            yield chunk
+
+
+def _decision_dict(d: Decision) -> dict[str, Any]:
+    return {"path": d.path, "action": d.action, "reason": d.reason}
+
+
+def apply(
+    root: Path,
+    bundle_path: Path,
+    *,
+    dry_run: bool = False,
+    on_conflict: OnConflict = "stop",
+    force: bool = False,
+) -> ApplyResult:
+    if on_conflict not in ("stop", "new", "local"):
+        raise UsageError(f"--on-conflict must be stop, new or local, not {on_conflict!r}")
+    with open_home(root, change=not dry_run, force=force) as s, Bundle(bundle_path) as bundle:
+        home, state = s.home, s.state
+        desc = bundle.descriptor
+        notes = list(s.notes)
+        _check_applies(desc.product, desc.channel, desc.from_level, desc.to_level, state)
+        old = desc.from_manifest
+        if old.digest != state.pristine:
+            notes.append(
+                f"pristine level {desc.from_level} taken from the bundle's manifest "
+                "(the home's recorded manifest differs; differing files count as local changes)"
+            )
+        new = desc.to_manifest()
+        paths = sorted({*desc.changes, *(p for p in old if p not in new)})
+        for p in paths:
+            check_relative(p)
+            check_in_home(home.root, p)
+        local = {p: read_entry(home.root, p) for p in paths}
+        decisions = plan_update(old, new, local)
+        merged: dict[str, bytes] = {}
+        changes: list[Change] = []
+        conflicts: list[dict[str, Any]] = []
+        keep: dict[str, Iterable[bytes]] = {}
+        for d in decisions:
+            if d.action in ("take", "remove"):
+                changes.append(Change(path=d.path, before=d.local, after=d.result))
+            elif d.action == "merge":
+                outcome = _merge(home, bundle, d)
+                if outcome.clean:
+                    assert d.result is not None
+                    entry = _bytes_entry(outcome.merged, d.result.mode)
+                    merged[entry.sha256] = outcome.merged
+                    changes.append(Change(path=d.path, before=d.local, after=entry))
+                else:
+                    conflicts.append(_conflict(d, outcome.merged))
+            elif d.action == "conflict":
+                conflicts.append(_conflict(d, _two_way(bundle, home, d)))
+        plan = tuple(_decision_dict(d) for d in decisions)
+        counts = {a: sum(1 for d in decisions if d.action == a) for a in ("take", "remove", "keep", "merge", "conflict", "noop")}
+        counts["conflict"] = len(conflicts)
+        counts["merged"] = len(merged)
+        base = dict(
+            home=str(home.root),
+            from_level=desc.from_level,
+            to_level=desc.to_level,
+            plan=plan,
+            updates=tuple(u.to_dict() for u in desc.updates),
+            counts=counts,
+        )
+        if dry_run:
+            return ApplyResult(
+                status="dry-run", notes=tuple(notes), conflicts=tuple(_public(c) for c in conflicts), **base  # type: ignore[arg-type]
+            )
+        for c in conflicts:
+            d = c["decision"]
+            if on_conflict == "new":
+                changes.append(Change(path=d.path, before=d.local, after=d.upstream if d.upstream and d.upstream.kind != "dir" else None))
+            elif on_conflict == "local":
+                if d.upstream is not None and d.upstream.kind == "file":
+                    keep[d.upstream.sha256] = bundle.blob_chunks(d.upstream.sha256)
+            else:
+                changes.extend(_helper_changes(home, bundle, c))
+        content = _blob_source(bundle, home, {**merged, **{_sha(b): b for c in conflicts for b in c["helper_bytes"].values()}})
+        home.save_manifest(old)
+        home.save_manifest(new)
+        txn = Transaction.prepare(
+            home,
+            kind="apply",
+            changes=changes,
+            content=content,
+            from_level=desc.from_level,
+            to_level=desc.to_level,
+            to_pristine=new.digest,
+            target_dirs=lambda d: new.get(d) is not None and new[d].kind == "dir",
+            keep=keep,
+            conflicts=[_public(c) for c in conflicts] if on_conflict == "stop" else [],
+            meta={"bundle": bundle_path.name, "updates": [u.to_dict() for u in desc.updates], "on_conflict": on_conflict},
+        )
+        txn.execute()
+        if conflicts and on_conflict == "stop":
+            txn.j.phase = "stopped"
+            txn.j.stop_index = len(txn.j.ops)
+            txn.save()
+            home.save_state(
+                state.with_event(
+                    Event(time=now(), event="stopped", from_level=desc.from_level, to_level=desc.to_level,
+                          txn=txn.j.id, detail=f"{len(conflicts)} conflict(s)"),
+                    pending=txn.j.id,
+                )
+            )
+            return ApplyResult(
+                status="conflicts", notes=tuple(notes), conflicts=tuple(_public(c) for c in conflicts), **base  # type: ignore[arg-type]
+            )
+        _commit(txn, state, new, desc.from_level, desc.to_level, f"{len(changes)} change(s), on conflict: {on_conflict}" if conflicts else f"{len(changes)} change(s)")
+        return ApplyResult(
+            status="applied", notes=tuple(notes), conflicts=tuple(_public(c) for c in conflicts), **base  # type: ignore[arg-type]
+        )
+
+
+def _check_applies(product: str, channel: str, from_level: int, to_level: int, state: State) -> None:
+    if product != state.product:
+        raise BundleError(f"the bundle is for {product}; this home is {state.product}")
+    if channel != state.channel:
+        raise BundleError(
+            f"the bundle's levels are those of the {channel} channel; this home follows {state.channel}"
+        )
+    if from_level != state.level:
+        raise BundleError(
+            f"the bundle goes from level {from_level} to {to_level}; this home is at level {state.level}",
+            hint="apply the bundles in order, or get one that starts at this home's level",
+        )
+
+
+def _commit(txn: Transaction, state: State, new: Manifest, from_level: int, to_level: int, detail: str) -> State:
+    new_state = state.with_event(
+        Event(time=now(), event="applied", from_level=from_level, to_level=to_level, txn=txn.j.id, detail=detail),
+        level=to_level,
+        pristine=new.digest,
+        levels={**state.levels, to_level: new.digest},
+    )
+    return txn.commit(state, new_state)
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _bytes_entry(data: bytes, mode: int) -> Entry:
+    return Entry(kind="file", mode=mode, size=len(data), sha256=_sha(data))
+
+
+def _content(home: Home, bundle: Bundle, entry: Entry | None) -> bytes | None:
+    if entry is None or entry.kind != "file":
+        return None
+    if bundle.has_blob(entry.sha256):
+        return bundle.read_blob(entry.sha256)
+    if home.has_object(entry.sha256):
+        return home.object_path(entry.sha256).read_bytes()
+    return None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    clean: bool
+    merged: bytes | None
+
+
+def _merge(home: Home, bundle: Bundle, d: Decision) -> _Outcome:
+    base = _content(home, bundle, d.base)
+    theirs = _content(home, bundle, d.upstream)
+    ours = (home.root / d.path).read_bytes()
+    if base is None or theirs is None or not (is_text(base) and is_text(ours) and is_text(theirs)):
+        return _Outcome(False, None)
+    result = merge_text(base, ours, theirs)
+    return _Outcome(result.clean, result.merged)
+
+
+def _two_way(bundle: Bundle, home: Home, d: Decision) -> bytes | None:
+    """A best-effort f.merge for add/add conflicts between two text files."""
+    if d.local is None or d.local.kind != "file" or d.base is not None:
+        return None
+    theirs = _content(home, bundle, d.upstream)
+    ours = (home.root / d.path).read_bytes()
+    if theirs is None or not (is_text(ours) and is_text(theirs)):
+        return None
+    return merge_text(b"", ours, theirs).merged
+
+
+def _conflict(d: Decision, merge_bytes: bytes | None) -> dict[str, Any]:
+    return {"decision": d, "merge_bytes": merge_bytes, "helper_bytes": {}}
+
+
+def _public(c: dict[str, Any]) -> dict[str, Any]:
+    d: Decision = c["decision"]
+
+    def e(x: Entry | None) -> dict[str, Any] | None:
+        return x.to_dict() if x else None
+
+    mode = d.local.mode if d.local and d.base and d.local.mode != d.base.mode else (d.upstream.mode if d.upstream else (d.local.mode if d.local else 0o644))
+    return {
+        "path": d.path,
+        "reason": d.reason,
+        "base": e(d.base),
+        "upstream": e(d.upstream),
+        "local": e(d.local),
+        "mode": mode,
+        "helpers": sorted(c.get("helpers", [])),
+    }
+
+
+def _helper_changes(home: Home, bundle: Bundle, c: dict[str, Any]) -> list[Change]:
+    """f.original, f.new and f.merge beside a conflicting file f (refused if one exists)."""
+    d: Decision = c["decision"]
+    wanted: dict[str, bytes | None] = {
+        ".original": _content(home, bundle, d.base),
+        ".new": _content(home, bundle, d.upstream),
+        ".merge": c["merge_bytes"],
+    }
+    out = []
+    helpers = []
+    mode = d.upstream.mode if d.upstream and d.upstream.kind == "file" else 0o644
+    for suffix, data in wanted.items():
+        if data is None:
+            continue
+        path = d.path + suffix
+        if os.path.lexists(home.root / path):
+            raise UplevelError(
+                f"cannot leave {path} for the conflict on {d.path}: that file already exists",
+                hint="move it away and run the command again",
+            )
+        entry = _bytes_entry(data, mode & 0o777 or 0o644)
+        c["helper_bytes"][suffix] = data
+        out.append(Change(path=path, before=None, after=entry, helper=True))
+        helpers.append(path)
+    c["helpers"] = helpers
+    return out
+
+
+# --- continue and abort ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettleResult:
+    home: str
+    status: str  # applied | conflicts | aborted
+    level: int
+    resolved: tuple[dict[str, Any], ...] = ()
+    unresolved: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.status == "conflicts" else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "home": self.home,
+            "status": self.status,
+            "level": self.level,
+            "resolved": list(self.resolved),
+            "unresolved": list(self.unresolved),
+            "kept_in_store": list(self.kept),
+            "notes": list(self.notes),
+        }
+
+
+def continue_(root: Path, *, take: OnConflict | None = None, force: bool = False) -> SettleResult:
+    """Finish a stopped update: each conflict takes f.final (or the side named by `take`)."""
+    with open_home(root, change=True, force=force, allow_pending=True) as s:
+        home, state = s.home, s.state
+        txn = open_transaction(home)
+        if not state.pending or txn is None:
+            raise UsageError("no update is stopped on conflicts in this home")
+        changes: list[Change] = []
+        resolved, unresolved = [], []
+        for c in txn.j.conflicts:
+            path = c["path"]
+            final = home.root / (path + ".final")
+            current = read_entry(home.root, path)
+            upstream = Entry.from_dict(c["upstream"]) if c["upstream"] else None
+            if os.path.lexists(final):
+                if os.path.islink(final) or not final.is_file():
+                    raise UplevelError(f"{path}.final must be a regular file")
+                sha = hash_file(final)
+                after = Entry(kind="file", mode=c["mode"], size=final.stat().st_size, sha256=sha)
+                changes.append(Change(path=path, before=current, after=after))
+                changes.append(Change(path=path + ".final", before=read_entry(home.root, path + ".final"), after=None, helper=True))
+                resolved.append({"path": path, "from": "final"})
+            elif take == "new":
+                after = upstream if upstream is None or upstream.kind != "dir" else None
+                changes.append(Change(path=path, before=current, after=after))
+                resolved.append({"path": path, "from": "new"})
+            elif take == "local":
+                resolved.append({"path": path, "from": "local"})
+            else:
+                unresolved.append(path)
+                continue
+            for h in c.get("helpers", []):
+                changes.append(Change(path=h, before=read_entry(home.root, h), after=None, helper=True))
+        if unresolved:
+            return SettleResult(
+                home=str(home.root),
+                status="conflicts",
+                level=state.level,
+                unresolved=tuple(unresolved),
+                notes=("write each f.final (or pass --take new|local) and run `uplevel continue` again",),
+            )
+        helper_files = {c.path: home.root / c.path for c in changes if c.path.endswith(".new")}
+
+        def content(c: Change) -> Iterable[bytes]:
+            assert c.after is not None
+            final = home.root / (c.path + ".final")
+            if os.path.isfile(final) and hash_file(final) == c.after.sha256:
+                return _file_chunks(final)
+            new_helper = helper_files.get(c.path + ".new")
+            if new_helper is not None and new_helper.exists():
+                return _file_chunks(new_helper)
+            if home.has_object(c.after.sha256):
+                return _file_chunks(home.object_path(c.after.sha256))
+            raise UplevelError(f"{c.path}: the new content is no longer available (was {c.path}.new removed?)")
+
+        txn.extend(changes, content)
+        txn.execute(txn.j.stop_index)
+        new = home.load_manifest(txn.j.to_pristine)
+        committed = _commit(txn, replace(state, pending=None), new, txn.j.from_level, txn.j.to_level, f"continued: {len(resolved)} conflict(s) resolved")
+        return SettleResult(home=str(home.root), status="applied", level=committed.level, resolved=tuple(resolved), notes=tuple(s.notes))
+
+
+def abort(root: Path, *, force: bool = False) -> SettleResult:
+    """Undo a stopped update: the home returns to its exact bytes before `apply`."""
+    with open_home(root, change=True, force=force, allow_pending=True) as s:
+        home, state = s.home, s.state
+        txn = open_transaction(home)
+        if not state.pending or txn is None:
+            raise UsageError("no update is stopped on conflicts in this home")
+        txn.j.phase = "aborting"
+        txn.save()
+        kept = sweep_finals(txn)
+        state, _ = recover(home, state)
+        return SettleResult(home=str(home.root), status="aborted", level=state.level, kept=tuple(kept), notes=tuple(s.notes))

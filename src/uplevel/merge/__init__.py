@@ -1,0 +1,1 @@
+"""Three-way merge engines (pure: bytes in, bytes out)."""

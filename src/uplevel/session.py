@@ -1,0 +1,65 @@
+"""Opening a home for a command: lock, load state, recover, refuse when unsafe.
+
+Every command that reads or changes a home goes through `open_home`, so that
+the rules (one uplevel per home, recovery first, no change while the product
+runs or while conflicts are pending) hold everywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from uplevel.errors import BusyError, PendingTransactionError
+from uplevel.home import Home, State
+from uplevel.txn import recover
+
+
+@dataclass
+class Session:
+    home: Home
+    state: State
+    notes: list[str] = field(default_factory=list)  # what recovery did, for the operator
+    read_only: bool = False  # another uplevel holds the lock: look, don't touch
+
+
+@contextlib.contextmanager
+def open_home(
+    root: Path,
+    *,
+    change: bool,
+    force: bool = False,
+    allow_pending: bool = False,
+) -> Iterator[Session]:
+    """Yield a Session for `root`.
+
+    change=True: take the lock (BusyError if held), recover, refuse while the product
+    runs (unless force) and while a transaction is stopped on conflicts (unless
+    allow_pending). change=False: take the lock if free and recover; if another uplevel
+    holds it, look at the state read-only.
+    """
+    home = Home(root)
+    home.require_adopted()
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(home.locked())
+        except BusyError:
+            if change:
+                raise
+            yield Session(home=home, state=home.load_state(), read_only=True)
+            return
+        state = home.load_state()
+        state, note = recover(home, state)
+        session = Session(home=home, state=state, notes=[note] if note else [])
+        if change:
+            if state.pending and not allow_pending:
+                raise PendingTransactionError(
+                    f"an update of this home stopped on conflicts (transaction {state.pending})",
+                    hint="resolve them (write each f.final) and run `uplevel continue`, "
+                    "or run `uplevel abort`",
+                )
+            if not force:
+                home.profile(state).check_not_running(home.root)
+        yield session

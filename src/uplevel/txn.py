@@ -1,0 +1,512 @@
+"""The journaled transaction: the only code that changes files in a home.
+
+Protocol (docs/state-format.md):
+1. prepare: check every path (inside the home, no symlinked parent, same
+   filesystem), check free space, stage every new file in txn/stage/ (fsync,
+   hash verified while writing), then write txn/journal.json durably. Until
+   here the home proper is untouched.
+2. execute: a list of steps that are all rename(2), mkdir(2) or rmdir(2).
+   Whether a step ran can be read off the disk (its source is gone, or its
+   directory exists), so after a crash the steps are undone in reverse order
+   without any per-step log.
+3. commit: the transaction record and the new pristine manifest are written
+   first, then state.json names the transaction: that write is the commit point.
+4. finish: backups move into the content-addressed store (objects/), txn/ goes.
+A transaction can also stop on conflicts (phase "stopped") and later continue
+(more steps appended) or abort (everything undone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import stat
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from uplevel import fsio
+from uplevel.errors import HomeError, NotEnoughSpaceError, UnsafePathError, UplevelError
+from uplevel.home import Event, Home, State, TxnInfo, now
+from uplevel.model import Entry
+from uplevel.paths import check_in_home, check_relative, parents
+from uplevel.scan import hash_file
+
+JOURNAL_SCHEMA = 1
+RECORD_SCHEMA = 1
+SPACE_MARGIN = 4 << 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """One path of the home going from `before` (now) to `after`."""
+
+    path: str
+    before: Entry | None
+    after: Entry | None
+    helper: bool = False  # f.original / f.new / f.merge: not part of the record, removed by continue
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "before": self.before.to_dict() if self.before else None,
+            "after": self.after.to_dict() if self.after else None,
+            "helper": self.helper,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Change:
+        return cls(
+            path=d["path"],
+            before=Entry.from_dict(d["before"]) if d["before"] else None,
+            after=Entry.from_dict(d["after"]) if d["after"] else None,
+            helper=bool(d.get("helper")),
+        )
+
+
+Content = Callable[[Change], Iterable[bytes]]
+"""Gives the bytes of `change.after` (a file); must raise if they are not available."""
+
+
+@dataclass
+class Journal:
+    """txn/journal.json: everything recovery needs, written before the first step."""
+
+    id: str
+    kind: str  # apply | revert
+    phase: str  # executing | stopped | continuing | aborting
+    from_level: int
+    to_level: int
+    to_pristine: str
+    changes: list[Change]
+    ops: list[list[Any]]
+    backups: dict[str, str]  # backup slot → sha256 of the file moved there
+    keep: dict[str, str] = field(default_factory=dict)  # stage slot → sha256 to store, not install
+    stop_index: int = 0  # ops before this belong to the stopped part
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    dirs_created: list[str] = field(default_factory=list)
+    dirs_removed: dict[str, int] = field(default_factory=dict)
+    resolved: list[Change] = field(default_factory=list)  # conflict paths, as continue settles them
+
+    def to_bytes(self) -> bytes:
+        d = {
+            "schema_version": JOURNAL_SCHEMA,
+            "id": self.id,
+            "kind": self.kind,
+            "phase": self.phase,
+            "from_level": self.from_level,
+            "to_level": self.to_level,
+            "to_pristine": self.to_pristine,
+            "changes": [c.to_dict() for c in self.changes],
+            "ops": self.ops,
+            "backups": self.backups,
+            "keep": self.keep,
+            "stop_index": self.stop_index,
+            "conflicts": self.conflicts,
+            "meta": self.meta,
+            "dirs_created": self.dirs_created,
+            "dirs_removed": self.dirs_removed,
+            "resolved": [c.to_dict() for c in self.resolved],
+        }
+        return json.dumps(d, indent=1).encode()
+
+    @classmethod
+    def load(cls, path: Path) -> Journal:
+        d = json.loads(path.read_bytes())
+        if d.get("schema_version") != JOURNAL_SCHEMA:
+            raise HomeError(f"{path}: journal schema {d.get('schema_version')!r} is not supported")
+        d.pop("schema_version")
+        d["changes"] = [Change.from_dict(c) for c in d["changes"]]
+        d["resolved"] = [Change.from_dict(c) for c in d.get("resolved", [])]
+        return cls(**d)
+
+
+class Transaction:
+    """A transaction on one home; the caller holds the home's lock."""
+
+    def __init__(self, home: Home, journal: Journal) -> None:
+        self.home = home
+        self.j = journal
+        self.dir = home.txn_dir
+        self.journal_path = self.dir / "journal.json"
+
+    # --- paths --------------------------------------------------------------------
+
+    def _abs(self, ref: str) -> Path:
+        """'H/<path>' is in the home, 'T/<path>' in the transaction directory."""
+        base = self.home.root if ref[0] == "H" else self.dir
+        return base / ref[2:]
+
+    def save(self) -> None:
+        fsio.write_durable(self.journal_path, self.j.to_bytes())
+
+    # --- prepare ------------------------------------------------------------------
+
+    @classmethod
+    def prepare(
+        cls,
+        home: Home,
+        *,
+        kind: str,
+        changes: list[Change],
+        content: Content,
+        from_level: int,
+        to_level: int,
+        to_pristine: str,
+        target_dirs: Callable[[str], bool],
+        keep: dict[str, Iterable[bytes]] | None = None,
+        conflicts: list[dict[str, Any]] | None = None,
+        meta: dict[str, Any] | None = None,
+        dir_modes: dict[str, int] | None = None,
+    ) -> Transaction:
+        """Check, stage and journal `changes`. Nothing in the home proper changes here.
+
+        `target_dirs(d)` says whether directory `d` must exist after the change even when
+        empty (it is listed in the target pristine tree); other directories that the change
+        empties are removed, and missing parents are created (mode from `dir_modes`).
+        """
+        if os.path.lexists(home.txn_dir):
+            raise HomeError("a transaction is already in progress on this home")
+        fsio.makedirs(home.state_dir)
+        journal = Journal(
+            id=uuid.uuid4().hex[:12],
+            kind=kind,
+            phase="executing",
+            from_level=from_level,
+            to_level=to_level,
+            to_pristine=to_pristine,
+            changes=changes,
+            ops=[],
+            backups={},
+            conflicts=conflicts or [],
+            meta=meta or {},
+        )
+        txn = cls(home, journal)
+        txn._check(changes)
+        fsio.mkdir(txn.dir, 0o700)
+        try:
+            fsio.mkdir(txn.dir / "stage", 0o700)
+            fsio.mkdir(txn.dir / "backup", 0o700)
+            txn._stage_and_plan_ops(changes, content, target_dirs, dir_modes or {}, prefix="")
+            for i, (sha, chunks) in enumerate((keep or {}).items()):
+                slot = f"keep{i}"
+                fsio.write_new(txn.dir / "stage" / slot, iter(chunks), mode=0o444)
+                journal.keep[slot] = sha
+            fsio.fsync_dir(txn.dir / "stage")
+            txn.save()
+        except BaseException:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(txn.dir)
+            raise
+        return txn
+
+    def _check(self, changes: list[Change]) -> None:
+        """Refuse unsafe paths, cross-filesystem homes and too little space, before any write."""
+        root = self.home.root
+        seen: set[str] = set()
+        state_dev = os.stat(self.home.state_dir).st_dev
+        for c in changes:
+            check_relative(c.path)
+            if c.path in seen:
+                raise UnsafePathError(f"{c.path}: appears twice in one transaction")
+            seen.add(c.path)
+            check_in_home(root, c.path)
+            parent = root / c.path
+            while not parent.exists():
+                parent = parent.parent
+            if os.stat(parent if parent.is_dir() else parent.parent).st_dev != state_dev:
+                raise HomeError(
+                    f"{c.path} is on another filesystem than {self.home.state_dir}",
+                    hint="uplevel keeps backups by rename; mount points inside the home are not supported",
+                )
+        needed = sum(c.after.size for c in changes if c.after and c.after.kind == "file")
+        if os.environ.get("UPLEVEL_SKIP_SPACE_CHECK") != "1":
+            st = os.statvfs(self.home.state_dir)
+            free = st.f_bavail * st.f_frsize
+            if free < needed + SPACE_MARGIN:
+                raise NotEnoughSpaceError(
+                    f"not enough free space in {self.home.root}: need {needed + SPACE_MARGIN:,} bytes, "
+                    f"have {free:,}",
+                    hint="free disk space (backups are renames, so only new contents need room)",
+                )
+
+    def _stage_and_plan_ops(
+        self,
+        changes: list[Change],
+        content: Content,
+        target_dirs: Callable[[str], bool],
+        dir_modes: dict[str, int],
+        *,
+        prefix: str,
+    ) -> None:
+        """Stage new contents and write the steps: old entries out, parents in, new entries in,
+        then directories the change leaves empty."""
+        root = self.home.root
+        ops = self.j.ops
+        installs: list[list[Any]] = []
+        for i, c in enumerate(changes):
+            slot = f"{prefix}{i}"
+            if c.before is not None:
+                if c.before.kind == "dir":
+                    if any(os.scandir(root / c.path)):
+                        if c.after is None:
+                            continue  # the operator put files in it: it stays
+                        raise UplevelError(f"{c.path}: is a directory with files in it; cannot replace it")
+                    ops.append(["rmdir", f"H/{c.path}", c.before.mode])
+                else:
+                    ops.append(["rename", f"H/{c.path}", f"T/backup/{slot}"])
+                    if c.before.kind == "file":
+                        self.j.backups[slot] = c.before.sha256
+            if c.after is None:
+                continue
+            if c.after.kind == "dir":
+                installs.append(["mkdir", f"H/{c.path}", c.after.mode])
+                continue
+            staged = self.dir / "stage" / slot
+            if c.after.kind == "symlink":
+                fsio.symlink(c.after.target, staged)
+            else:
+                self._stage_file(c, content(c), staged)
+            installs.append(["rename", f"T/stage/{slot}", f"H/{c.path}"])
+        created = sorted(
+            {d for c in changes if c.after is not None for d in parents(c.path)
+             if not fsio.is_dir_nofollow(root / d)},
+            key=lambda d: (d.count("/"), d),
+        )
+        ops.extend(["mkdir", f"H/{d}", dir_modes.get(d, 0o755)] for d in created)
+        self.j.dirs_created = created
+        ops.extend(installs)
+        # Directories that the change leaves empty and the target tree does not list go too.
+        removed = {c.path for c in changes if c.after is None and c.before is not None}
+        added = {c.path for c in changes if c.after is not None}
+        candidates = sorted({d for p in removed for d in parents(p)}, key=lambda d: -d.count("/"))
+        gone: set[str] = set()
+        for d in candidates:
+            if target_dirs(d) or not fsio.is_dir_nofollow(root / d):
+                continue
+            if any(a.startswith(d + "/") for a in added):
+                continue
+            names = {f"{d}/{n}" for n in os.listdir(root / d)}
+            if names <= (removed | gone):
+                mode = stat.S_IMODE(os.lstat(root / d).st_mode)
+                ops.append(["rmdir", f"H/{d}", mode])
+                self.j.dirs_removed[d] = mode
+                gone.add(d)
+
+    @staticmethod
+    def _stage_file(c: Change, chunks: Iterable[bytes], staged: Path) -> None:
+        import hashlib
+
+        assert c.after is not None
+        h = hashlib.sha256()
+        n = 0
+
+        def hashed() -> Iterator[bytes]:
+            nonlocal n
+            for chunk in chunks:
+                h.update(chunk)
+                n += len(chunk)
+                yield chunk
+
+        fsio.write_new(staged, hashed(), mode=c.after.mode)
+        if h.hexdigest() != c.after.sha256 or n != c.after.size:
+            raise UplevelError(f"{c.path}: new content does not match its hash; nothing was changed")
+
+    def extend(self, changes: list[Change], content: Content) -> None:
+        """Append the steps of `uplevel continue` to a stopped transaction and stage them."""
+        self._check(changes)
+        self.j.stop_index = len(self.j.ops)
+        try:
+            self._stage_and_plan_ops(changes, content, lambda d: True, {}, prefix="c")
+            fsio.fsync_dir(self.dir / "stage")
+        except BaseException:
+            self._drop_continue_part()
+            raise
+        self.j.resolved = [c for c in changes if not c.helper]
+        self.j.phase = "continuing"
+        self.save()
+
+    # --- execute, stop, commit, roll back ----------------------------------------------
+
+    def execute(self, start: int = 0) -> None:
+        """Run the steps from `start`; on any error undo them all and re-raise."""
+        try:
+            for op in self.j.ops[start:]:
+                self._do(op)
+            self._sync_dirs(self.j.ops[start:])
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                raise  # KeyboardInterrupt etc.: recovery on the next run
+            self.rollback(start)
+            raise
+
+    def _do(self, op: list[Any]) -> None:
+        kind = op[0]
+        if kind == "rename":
+            fsio.rename(self._abs(op[1]), self._abs(op[2]))
+        elif kind == "mkdir":
+            fsio.mkdir(self._abs(op[1]), op[2])
+        elif kind == "rmdir":
+            fsio.rmdir(self._abs(op[1]))
+        else:
+            raise HomeError(f"journal: unknown step {kind!r}")
+
+    def _done(self, op: list[Any]) -> bool:
+        if op[0] == "rename":
+            return not os.path.lexists(self._abs(op[1]))
+        if op[0] == "mkdir":
+            return os.path.lexists(self._abs(op[1]))
+        return not os.path.lexists(self._abs(op[1]))  # rmdir
+
+    def _undo(self, op: list[Any]) -> None:
+        if op[0] == "rename":
+            fsio.rename(self._abs(op[2]), self._abs(op[1]))
+        elif op[0] == "mkdir":
+            fsio.rmdir(self._abs(op[1]))
+        else:
+            fsio.mkdir(self._abs(op[1]), op[2])
+
+    def _sync_dirs(self, ops: list[list[Any]]) -> None:
+        dirs = {self._abs(ref).parent for op in ops for ref in op[1:] if isinstance(ref, str)}
+        for d in sorted(dirs):
+            if d.is_dir():
+                fsio.fsync_dir(d)
+
+    def rollback(self, start: int = 0) -> None:
+        """Undo every step from `start` that ran (reverse order), using the disk as the log."""
+        for op in reversed(self.j.ops[start:]):
+            if self._done(op):
+                self._undo(op)
+        self._sync_dirs(self.j.ops[start:])
+        if start == 0:
+            fsio.remove_tree(self.dir)
+        else:
+            self._drop_continue_part()
+            self.save()
+
+    def _drop_continue_part(self) -> None:
+        """Forget the steps and staged files of a continue; the stopped part stays."""
+        for entry in os.scandir(self.dir / "stage"):
+            if entry.name.startswith("c"):
+                fsio.unlink(Path(entry.path))
+        del self.j.ops[self.j.stop_index :]
+        self.j.backups = {k: v for k, v in self.j.backups.items() if not k.startswith("c")}
+        self.j.resolved = []
+        self.j.phase = "stopped"
+
+    def net_changes(self) -> list[Change]:
+        """Per path, from what the home held before the transaction to what it holds after."""
+        resolved = {c.path: c for c in self.j.resolved}
+        out = []
+        for c in self.j.changes:
+            if c.helper:
+                continue
+            r = resolved.pop(c.path, None)
+            out.append(Change(path=c.path, before=c.before, after=r.after) if r else c)
+        out.extend(resolved.values())
+        return [c for c in out if c.before != c.after]
+
+    def record(self) -> dict[str, Any]:
+        """What the committed transaction changed, for revert and history."""
+        return {
+            "schema_version": RECORD_SCHEMA,
+            "id": self.j.id,
+            "kind": self.j.kind,
+            "from_level": self.j.from_level,
+            "to_level": self.j.to_level,
+            "time": now(),
+            "changes": [c.to_dict() for c in self.net_changes()],
+            "dirs_created": self.j.dirs_created,
+            "dirs_removed": self.j.dirs_removed,
+            "meta": self.j.meta,
+        }
+
+    def commit(self, state: State, new_state: State) -> State:
+        """Write the record, then state.json (the commit point), then fold backups into the store."""
+        fsio.makedirs(self.home.records)
+        fsio.write_durable(self.home.records / f"{self.j.id}.json", json.dumps(self.record(), indent=1).encode())
+        info = TxnInfo(
+            id=self.j.id,
+            kind=self.j.kind,
+            from_level=self.j.from_level,
+            to_level=self.j.to_level,
+            status="applied" if self.j.kind == "apply" else "done",
+            time=now(),
+        )
+        committed = replace_state(new_state, transactions=(*new_state.transactions, info), pending=None)
+        self.home.save_state(committed)
+        self.finish()
+        return committed
+
+    def finish(self) -> None:
+        """After the commit point: move backups and kept contents into the store; drop txn/."""
+        for slot, sha in {**self.j.backups, **self.j.keep}.items():
+            src = self.dir / ("backup" if slot in self.j.backups else "stage") / slot
+            if os.path.lexists(src):
+                self.home.store_by_rename(src, sha)
+        fsio.remove_tree(self.dir)
+
+
+def replace_state(state: State, **changes: Any) -> State:
+    from dataclasses import replace
+
+    return replace(state, **changes)
+
+
+def open_transaction(home: Home) -> Transaction | None:
+    path = home.txn_dir / "journal.json"
+    if not path.exists():
+        return None
+    return Transaction(home, Journal.load(path))
+
+
+def recover(home: Home, state: State) -> tuple[State, str | None]:
+    """Finish or undo a transaction a crash left behind. Returns the state and what was done."""
+    if not os.path.lexists(home.txn_dir):
+        return state, None
+    txn = open_transaction(home)
+    if txn is None:  # died while staging: the home proper was not touched
+        fsio.remove_tree(home.txn_dir)
+        return state, "removed an interrupted transaction's staging area (the home was not changed)"
+    j = txn.j
+    if state.committed(j.id):
+        txn.finish()
+        return state, f"finished committing transaction {j.id} (level {j.to_level})"
+    if j.phase == "stopped":
+        if state.pending != j.id:  # crashed between journal and state writes when stopping
+            state = state.with_event(
+                Event(time=now(), event="stopped", from_level=j.from_level, to_level=j.to_level, txn=j.id),
+                pending=j.id,
+            )
+            home.save_state(state)
+        return state, None
+    if j.phase == "continuing":
+        txn.rollback(j.stop_index)
+        return state, f"undid an interrupted `uplevel continue` of {j.id}; conflicts are pending again"
+    if j.phase == "aborting":
+        sweep_finals(txn)
+    txn.rollback(0)
+    event = "aborted" if j.phase == "aborting" else "recovered"
+    detail = "abort finished" if j.phase == "aborting" else "interrupted transaction rolled back"
+    state = state.with_event(
+        Event(time=now(), event=event, from_level=j.from_level, to_level=j.to_level, txn=j.id, detail=detail),
+        pending=None,
+    )
+    home.save_state(state)
+    return state, f"rolled back interrupted {j.kind} {j.id}: the home is back at level {state.level}"
+
+
+def sweep_finals(txn: Transaction) -> list[str]:
+    """Move the operator's `f.final` files into the store (abort must not lose them)."""
+    moved = []
+    for c in txn.j.conflicts:
+        final = txn.home.root / (c["path"] + ".final")
+        if os.path.isfile(final) and not os.path.islink(final):
+            txn.home.store_by_rename(final, hash_file(final))
+            moved.append(c["path"] + ".final")
+    return moved
