@@ -65,7 +65,12 @@ def digest(root: Path, exclude: str = STATE_DIR) -> Digest:
                 out[rel] = ("dir", mode)
             else:
                 with open(full, "rb") as f:
-                    out[rel] = ("file", mode, str(st.st_size), hashlib.file_digest(f, "sha256").hexdigest())
+                    out[rel] = (
+                        "file",
+                        mode,
+                        str(st.st_size),
+                        hashlib.file_digest(f, "sha256").hexdigest(),
+                    )
     return out
 
 
