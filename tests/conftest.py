@@ -31,7 +31,11 @@ def snapshot(root: Path, *, include_state: bool = False) -> Snapshot:
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
             if not include_state and (rel == STATE_DIR or rel.startswith(STATE_DIR + "/")):
                 continue
-            if not include_state and rel == "updates" and os.listdir(os.path.join(dirpath, name)) == ["uplevel"]:
+            if (
+                not include_state
+                and rel == "updates"
+                and os.listdir(os.path.join(dirpath, name)) == ["uplevel"]
+            ):
                 continue  # created by uplevel for its state
             p = os.path.join(dirpath, name)
             st = os.lstat(p)
@@ -40,7 +44,11 @@ def snapshot(root: Path, *, include_state: bool = False) -> Snapshot:
             elif stat.S_ISDIR(st.st_mode):
                 out[rel] = ("dir", stat.S_IMODE(st.st_mode), "")
             else:
-                out[rel] = ("file", stat.S_IMODE(st.st_mode), hashlib.sha256(Path(p).read_bytes()).hexdigest())
+                out[rel] = (
+                    "file",
+                    stat.S_IMODE(st.st_mode),
+                    hashlib.sha256(Path(p).read_bytes()).hexdigest(),
+                )
         dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
     return out
 
@@ -63,7 +71,9 @@ class CLIResult:
         return json.loads(self.stdout)
 
 
-def run_cli(*args: str | Path, env: dict[str, str] | None = None, check: int | None = None) -> CLIResult:
+def run_cli(
+    *args: str | Path, env: dict[str, str] | None = None, check: int | None = None
+) -> CLIResult:
     """Run the real `uplevel` CLI in a subprocess."""
     full_env = {**os.environ, **(env or {})}
     p = subprocess.run(
@@ -75,7 +85,9 @@ def run_cli(*args: str | Path, env: dict[str, str] | None = None, check: int | N
     )
     r = CLIResult(p.returncode, p.stdout, p.stderr)
     if check is not None and r.returncode != check:
-        raise AssertionError(f"uplevel {args} exited {r.returncode}, expected {check}\n{r.stdout}\n{r.stderr}")
+        raise AssertionError(
+            f"uplevel {args} exited {r.returncode}, expected {check}\n{r.stdout}\n{r.stderr}"
+        )
     return r
 
 
@@ -106,9 +118,23 @@ def sample_source(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     for lvl in (1, 2):
         bundles[lvl] = root / f"level-{lvl}.bundle"
         run_cli(
-            "bundle", "create", "--product", PRODUCT, "--from-tree", trees[lvl - 1], "--to-tree", trees[lvl],
-            "--from-level", str(lvl - 1), "--to-level", str(lvl), "--title", f"update {lvl}",
-            "-o", bundles[lvl], check=0,
+            "bundle",
+            "create",
+            "--product",
+            PRODUCT,
+            "--from-tree",
+            trees[lvl - 1],
+            "--to-tree",
+            trees[lvl],
+            "--from-level",
+            str(lvl - 1),
+            "--to-level",
+            str(lvl),
+            "--title",
+            f"update {lvl}",
+            "-o",
+            bundles[lvl],
+            check=0,
         )
     return Sample(root, trees, bundles)
 
@@ -122,7 +148,9 @@ def sample(sample_source: Sample, tmp_path: Path) -> Sample:
 def customise(home: Path) -> None:
     """Operator-style local changes that merge cleanly with the sample's updates."""
     conf = home / "repository/conf/deployment.toml"
-    conf.write_text(conf.read_text().replace('hostname = "localhost"', 'hostname = "apim.example.com"'))
+    conf.write_text(
+        conf.read_text().replace('hostname = "localhost"', 'hostname = "apim.example.com"')
+    )
     lib = home / "repository/components/lib"
     lib.mkdir(parents=True, exist_ok=True)
     (lib / "mysql-connector.jar").write_bytes(b"driver\n")

@@ -73,7 +73,9 @@ class BundleDescriptor:
             "from_manifest": json.loads(self.from_manifest.to_json_bytes()),
             "to_manifest_digest": self.to_manifest_digest,
             "changes": {p: (e.to_dict() if e else None) for p, e in sorted(self.changes.items())},
-            "blobs": {h: {"size": b.size, "encoding": b.encoding} for h, b in sorted(self.blobs.items())},
+            "blobs": {
+                h: {"size": b.size, "encoding": b.encoding} for h, b in sorted(self.blobs.items())
+            },
         }
 
     @classmethod
@@ -97,7 +99,9 @@ class BundleDescriptor:
             raise BundleError(f"descriptor.product: {exc.message}") from exc
         channel = d.get("channel")
         if channel not in CHANNELS:
-            raise BundleError(f"descriptor.channel: {channel!r} is not one of {', '.join(CHANNELS)}")
+            raise BundleError(
+                f"descriptor.channel: {channel!r} is not one of {', '.join(CHANNELS)}"
+            )
         levels = []
         for key in ("from_level", "to_level"):
             v = d.get(key)
@@ -112,7 +116,9 @@ class BundleDescriptor:
             UpdateInfo.from_dict(u, f"descriptor.updates[{i}]") for i, u in enumerate(d["updates"])
         )
         try:
-            from_manifest = Manifest.from_dict(d.get("from_manifest"), where="descriptor.from_manifest")
+            from_manifest = Manifest.from_dict(
+                d.get("from_manifest"), where="descriptor.from_manifest"
+            )
         except UplevelError as exc:
             raise BundleError(exc.message) from exc
         for p in from_manifest:
@@ -123,7 +129,9 @@ class BundleDescriptor:
         for p, e in d["changes"].items():
             check_relative(p, where="descriptor.changes")
             try:
-                changes[p] = None if e is None else Entry.from_dict(e, where=f"descriptor.changes[{p!r}]")
+                changes[p] = (
+                    None if e is None else Entry.from_dict(e, where=f"descriptor.changes[{p!r}]")
+                )
             except ValueError as exc:
                 raise BundleError(str(exc)) from exc
         if not isinstance(d.get("blobs"), dict):
@@ -138,7 +146,9 @@ class BundleDescriptor:
             blobs[h] = BlobInfo(size=b["size"], encoding=b["encoding"])
         for p, e in changes.items():
             if e is not None and e.kind == "file" and e.sha256 not in blobs:
-                raise BundleError(f"descriptor.changes[{p!r}]: its content {e.sha256[:12]}… is not in the bundle")
+                raise BundleError(
+                    f"descriptor.changes[{p!r}]: its content {e.sha256[:12]}… is not in the bundle"
+                )
         digest = d.get("to_manifest_digest")
         desc = cls(
             product=product,
@@ -204,7 +214,9 @@ class Bundle:
         if info.file_size > MAX_DESCRIPTOR:
             raise BundleError(f"{self.path}: descriptor is implausibly large")
         try:
-            doc = json.loads(self._zip.read(DESCRIPTOR_NAME), object_pairs_hook=_reject_duplicate_keys)
+            doc = json.loads(
+                self._zip.read(DESCRIPTOR_NAME), object_pairs_hook=_reject_duplicate_keys
+            )
         except ValueError as exc:
             raise BundleError(f"{self.path}: descriptor is not valid JSON: {exc}") from exc
         desc = BundleDescriptor.from_dict(doc)
@@ -226,7 +238,7 @@ class Bundle:
         with self._zip.open(f"blobs/{sha256}") as raw:
             stream: IO[bytes] = raw
             if info.encoding == "zstd":
-                stream = zstandard.ZstdDecompressor().stream_reader(raw)  # type: ignore[assignment]
+                stream = zstandard.ZstdDecompressor().stream_reader(raw)
             try:
                 while chunk := stream.read(fsio.CHUNK):
                     n += len(chunk)

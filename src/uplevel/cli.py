@@ -40,7 +40,9 @@ def _json_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _force_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--force", is_flag=True, help="Proceed even if the product seems to run.")(f)
+    return click.option("--force", is_flag=True, help="Proceed even if the product seems to run.")(
+        f
+    )
 
 
 class Output:
@@ -77,7 +79,11 @@ class Output:
                         "ok": False,
                         "exit_code": exc.exit_code,
                         "result": None,
-                        "error": {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint},
+                        "error": {
+                            "type": type(exc).__name__,
+                            "message": exc.message,
+                            "hint": exc.hint,
+                        },
                     },
                     indent=1,
                 )
@@ -105,7 +111,9 @@ def run(ctx: click.Context, command: str, as_json: bool) -> Iterator[Output]:
 
 
 @contextlib.contextmanager
-def progress(label: str, total: int | None, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+def progress(
+    label: str, total: int | None, enabled: bool
+) -> Iterator[Callable[[int], None] | None]:
     """A byte progress bar on stderr for long work, only on a terminal."""
     if not enabled or not sys.stderr.isatty():
         yield None
@@ -113,7 +121,10 @@ def progress(label: str, total: int | None, enabled: bool) -> Iterator[Callable[
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     with Progress(
-        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
         transient=True,
         console=__import__("rich.console").console.Console(stderr=True),
     ) as bar:
@@ -146,11 +157,17 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @cli.command()
 @_home_option
 @click.option("--product", required=True, help="NAME-VERSION, e.g. wso2am-4.2.0.")
-@click.option("--level", type=int, default=0, show_default=True, help="The level the home is pristine at.")
-@click.option("--channel", type=click.Choice(["full", "security"]), default="full", show_default=True)
+@click.option(
+    "--level", type=int, default=0, show_default=True, help="The level the home is pristine at."
+)
+@click.option(
+    "--channel", type=click.Choice(["full", "security"]), default="full", show_default=True
+)
 @_json_option
 @click.pass_context
-def init(ctx: click.Context, home: Path, product: str, level: int, channel: str, as_json: bool) -> None:
+def init(
+    ctx: click.Context, home: Path, product: str, level: int, channel: str, as_json: bool
+) -> None:
     """Adopt a home that is pristine at LEVEL: record its manifest."""
     from uplevel.commands import inspect
 
@@ -166,7 +183,11 @@ def init(ctx: click.Context, home: Path, product: str, level: int, channel: str,
 
 
 def _show_changes(local: Any, limit: int = 50) -> None:
-    for label, paths in (("modified", local.modified), ("added", local.added), ("deleted", local.deleted)):
+    for label, paths in (
+        ("modified", local.modified),
+        ("added", local.added),
+        ("deleted", local.deleted),
+    ):
         for p in paths[:limit]:
             click.echo(f"  {label:9} {p}")
         if len(paths) > limit:
@@ -243,7 +264,11 @@ def history(ctx: click.Context, home: Path, as_json: bool) -> None:
         click.echo(f"{r.product}, now at level {r.level}")
         for e in r.events:
             titles = "; ".join(t for t in e.get("titles", []) if t)
-            arrow = f"{e['from_level']} → {e['to_level']}" if e["from_level"] != e["to_level"] else f"{e['to_level']}"
+            arrow = (
+                f"{e['from_level']} → {e['to_level']}"
+                if e["from_level"] != e["to_level"]
+                else f"{e['to_level']}"
+            )
             extra = " — ".join(x for x in (e.get("detail", ""), titles) if x)
             click.echo(f"  {e['time']}  {e['event']:9} {arrow:8} {extra}")
 
@@ -261,7 +286,9 @@ def _render_apply(r: Any) -> None:
     }[r.status]
     click.echo(f"{head} {r.home} from level {r.from_level} to {r.to_level}")
     for u in r.updates:
-        click.echo(f"  level {u['level']}: {u['title']}" + (" [security]" if u.get("security") else ""))
+        click.echo(
+            f"  level {u['level']}: {u['title']}" + (" [security]" if u.get("security") else "")
+        )
     click.echo(
         f"  {c.get('take', 0)} replaced or added, {c.get('remove', 0)} removed, {c.get('merged', 0)} merged, "
         f"{c.get('keep', 0)} kept as changed locally, {c.get('conflict', 0)} conflict(s)"
@@ -294,7 +321,13 @@ def _render_apply(r: Any) -> None:
 @_json_option
 @click.pass_context
 def apply(
-    ctx: click.Context, home: Path, bundle: Path, dry_run: bool, on_conflict: str, force: bool, as_json: bool
+    ctx: click.Context,
+    home: Path,
+    bundle: Path,
+    dry_run: bool,
+    on_conflict: str,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """In-place update from an offline BUNDLE."""
     from uplevel.commands import update
@@ -322,11 +355,17 @@ def _render_settle(r: Any) -> None:
 
 @cli.command(name="continue")
 @_home_option
-@click.option("--take", type=click.Choice(["new", "local"]), help="Resolve conflicts that have no f.final to one side.")
+@click.option(
+    "--take",
+    type=click.Choice(["new", "local"]),
+    help="Resolve conflicts that have no f.final to one side.",
+)
 @_force_option
 @_json_option
 @click.pass_context
-def continue_cmd(ctx: click.Context, home: Path, take: str | None, force: bool, as_json: bool) -> None:
+def continue_cmd(
+    ctx: click.Context, home: Path, take: str | None, force: bool, as_json: bool
+) -> None:
     """Finish an update stopped on conflicts, taking each f.final."""
     from uplevel.commands import update
 
@@ -351,7 +390,9 @@ def abort(ctx: click.Context, home: Path, force: bool, as_json: bool) -> None:
 
 @cli.command()
 @_home_option
-@click.option("--level", type=int, help="The level to go back to (default: the one before the last update).")
+@click.option(
+    "--level", type=int, help="The level to go back to (default: the one before the last update)."
+)
 @_force_option
 @_json_option
 @click.pass_context
@@ -376,7 +417,9 @@ def revert(ctx: click.Context, home: Path, level: int | None, force: bool, as_js
 @click.option("--dry-run", is_flag=True, help="Say what would be freed; delete nothing.")
 @_json_option
 @click.pass_context
-def prune(ctx: click.Context, home: Path, keep_level: int | None, dry_run: bool, as_json: bool) -> None:
+def prune(
+    ctx: click.Context, home: Path, keep_level: int | None, dry_run: bool, as_json: bool
+) -> None:
     """Delete backups (after this, revert below the kept level is impossible)."""
     from uplevel.commands import revert as revert_cmd
 
@@ -398,17 +441,41 @@ def bundle() -> None:
 
 @bundle.command("create")
 @click.option("--product", required=True, help="NAME-VERSION, e.g. wso2am-4.2.0.")
-@click.option("--from-tree", "from_tree", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--to-tree", "to_tree", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--from-tree",
+    "from_tree",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+)
+@click.option(
+    "--to-tree",
+    "to_tree",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+)
 @click.option("--from-level", type=int, required=True)
 @click.option("--to-level", type=int, required=True)
-@click.option("--channel", type=click.Choice(["full", "security"]), default="full", show_default=True)
+@click.option(
+    "--channel", type=click.Choice(["full", "security"]), default="full", show_default=True
+)
 @click.option("--title", default="", help="Title of the update.")
 @click.option("--description", default="", help="What the update does.")
 @click.option("--security", is_flag=True, help="The update is a security fix.")
-@click.option("--fix", "fixes", multiple=True, metavar="ID=summary", help="A bug fixed (repeatable).")
-@click.option("--advisory", "advisories", multiple=True, metavar="ID=severity", help="A security advisory (repeatable).")
-@click.option("--instructions", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="File of manual steps.")
+@click.option(
+    "--fix", "fixes", multiple=True, metavar="ID=summary", help="A bug fixed (repeatable)."
+)
+@click.option(
+    "--advisory",
+    "advisories",
+    multiple=True,
+    metavar="ID=severity",
+    help="A security advisory (repeatable).",
+)
+@click.option(
+    "--instructions",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="File of manual steps.",
+)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @_json_option
 @click.pass_context
@@ -438,17 +505,35 @@ def bundle_create(
             f"{r.added} added, {r.modified} modified, {r.removed} removed, {r.bytes:,} bytes"
         )
 
-    with run(ctx, "bundle create", as_json) as out, progress("hashing trees", None, not as_json) as cb:
+    with (
+        run(ctx, "bundle create", as_json) as out,
+        progress("hashing trees", None, not as_json) as cb,
+    ):
         r = publish.bundle_create(
-            product=product, from_tree=from_tree, to_tree=to_tree, from_level=from_level, to_level=to_level,
-            channel=channel, title=title, description=description, security=security, fixes=fixes,
-            advisories=advisories, instructions=instructions, output=output, progress=cb,
+            product=product,
+            from_tree=from_tree,
+            to_tree=to_tree,
+            from_level=from_level,
+            to_level=to_level,
+            channel=channel,
+            title=title,
+            description=description,
+            security=security,
+            fixes=fixes,
+            advisories=advisories,
+            instructions=instructions,
+            output=output,
+            progress=cb,
         )
         out.finish(r, human)
 
 
 @cli.command()
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Where to build the demo (default: a new temp dir).")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to build the demo (default: a new temp dir).",
+)
 @click.pass_context
 def demo(ctx: click.Context, workdir: Path | None) -> None:
     """Run the whole flow on a generated sample product (what the README's first command does)."""

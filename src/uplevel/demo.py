@@ -37,26 +37,71 @@ def main(workdir: Path | None) -> int:
         write_level(tree, lvl)
     bundles = work / "bundles"
     bundles.mkdir()
-    _run(["bundle", "create", "--product", PRODUCT, "--from-tree", str(trees[0]), "--to-tree", str(trees[1]),
-          "--from-level", "0", "--to-level", "1", "--title", "Throttling data publishing fix",
-          "--fix", "APIM-1024=throttling events were not published", "-o", str(bundles / "level-1.bundle")])
-    _run(["bundle", "create", "--product", PRODUCT, "--from-tree", str(trees[1]), "--to-tree", str(trees[2]),
-          "--from-level", "1", "--to-level", "2", "--title", "TLS hardening", "--security",
-          "--advisory", "WSO2-2026-0042=high", "-o", str(bundles / "level-2.bundle")])
+    _run(
+        [
+            "bundle",
+            "create",
+            "--product",
+            PRODUCT,
+            "--from-tree",
+            str(trees[0]),
+            "--to-tree",
+            str(trees[1]),
+            "--from-level",
+            "0",
+            "--to-level",
+            "1",
+            "--title",
+            "Throttling data publishing fix",
+            "--fix",
+            "APIM-1024=throttling events were not published",
+            "-o",
+            str(bundles / "level-1.bundle"),
+        ]
+    )
+    _run(
+        [
+            "bundle",
+            "create",
+            "--product",
+            PRODUCT,
+            "--from-tree",
+            str(trees[1]),
+            "--to-tree",
+            str(trees[2]),
+            "--from-level",
+            "1",
+            "--to-level",
+            "2",
+            "--title",
+            "TLS hardening",
+            "--security",
+            "--advisory",
+            "WSO2-2026-0042=high",
+            "-o",
+            str(bundles / "level-2.bundle"),
+        ]
+    )
     home = work / "home"
     shutil.copytree(trees[0], home, symlinks=True)
     _run(["init", "--home", str(home), "--product", PRODUCT, "--level", "0"])
     print("\n# the operator customises the home: a database URL, a JVM option and an extra jar")
     conf = home / "repository/conf/deployment.toml"
-    conf.write_text(conf.read_text().replace('hostname = "localhost"', 'hostname = "apim.example.com"'))
+    conf.write_text(
+        conf.read_text().replace('hostname = "localhost"', 'hostname = "apim.example.com"')
+    )
     sh = home / "bin/api-manager.sh"
     sh.write_text(sh.read_text().replace("-Xms256m", "-Xms512m"))
     (home / "repository/components/lib").mkdir(parents=True, exist_ok=True)
-    (home / "repository/components/lib/mysql-connector-j-8.4.0.jar").write_bytes(b"operator's JDBC driver\n")
+    (home / "repository/components/lib/mysql-connector-j-8.4.0.jar").write_bytes(
+        b"operator's JDBC driver\n"
+    )
     _run(["status", "--home", str(home)])
     _run(["apply", "--home", str(home), "--dry-run", str(bundles / "level-1.bundle")])
     _run(["apply", "--home", str(home), str(bundles / "level-1.bundle")])
-    print("\n# level 2 changes the JVM options line that the operator also changed: a true conflict")
+    print(
+        "\n# level 2 changes the JVM options line that the operator also changed: a true conflict"
+    )
     _run(["apply", "--home", str(home), str(bundles / "level-2.bundle")], ok=(3,))
     _run(["status", "--home", str(home)], ok=(0,))
     print("\n# the operator writes bin/api-manager.sh.final, keeping both changes, and continues")
@@ -69,7 +114,9 @@ def main(workdir: Path | None) -> int:
     _run(["continue", "--home", str(home)])
     _run(["status", "--home", str(home)])
     print("\n# the operator's hostname and heap size survived both updates:")
-    print("  " + next(line for line in conf.read_text().splitlines() if line.startswith("hostname")))
+    print(
+        "  " + next(line for line in conf.read_text().splitlines() if line.startswith("hostname"))
+    )
     print("  " + next(line for line in sh.read_text().splitlines() if line.startswith("JAVA_OPTS")))
     _run(["history", "--home", str(home)])
     _run(["revert", "--home", str(home)])

@@ -50,7 +50,10 @@ class Event:
     detail: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("time", "event", "from_level", "to_level", "txn", "detail")}
+        return {
+            k: getattr(self, k)
+            for k in ("time", "event", "from_level", "to_level", "txn", "detail")
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +68,9 @@ class TxnInfo:
     time: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("id", "kind", "from_level", "to_level", "status", "time")}
+        return {
+            k: getattr(self, k) for k in ("id", "kind", "from_level", "to_level", "status", "time")
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,7 +181,9 @@ class Home:
     def save_manifest(self, manifest: Manifest) -> str:
         path = self.manifest_path(manifest.digest)
         if not path.exists():
-            fsio.write_durable(path, zstandard.ZstdCompressor(level=3).compress(manifest.to_json_bytes()))
+            fsio.write_durable(
+                path, zstandard.ZstdCompressor(level=3).compress(manifest.to_json_bytes())
+            )
         return manifest.digest
 
     def load_manifest(self, digest: str) -> Manifest:
@@ -184,7 +191,9 @@ class Home:
         try:
             raw = zstandard.ZstdDecompressor().decompress(path.read_bytes())
         except FileNotFoundError as exc:
-            raise HomeError(f"pristine manifest {digest[:12]}… is missing from {self.manifests}") from exc
+            raise HomeError(
+                f"pristine manifest {digest[:12]}… is missing from {self.manifests}"
+            ) from exc
         manifest = Manifest.from_json_bytes(raw, where=str(path))
         if manifest.digest != digest:
             raise HomeError(f"{path}: contents do not match its name (damaged state)")
@@ -223,7 +232,8 @@ class Home:
                     raise
                 holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
                 raise BusyError(
-                    f"another uplevel is working on {self.root}" + (f" (pid {holder})" if holder else ""),
+                    f"another uplevel is working on {self.root}"
+                    + (f" (pid {holder})" if holder else ""),
                     hint="wait for it to finish",
                 ) from exc
             os.ftruncate(fd, 0)

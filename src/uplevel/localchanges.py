@@ -41,13 +41,19 @@ class LocalChanges:
         return not (self.modified or self.added or self.deleted)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"modified": list(self.modified), "added": list(self.added), "deleted": list(self.deleted)}
+        return {
+            "modified": list(self.modified),
+            "added": list(self.added),
+            "deleted": list(self.deleted),
+        }
 
 
 @dataclass
 class _Cache:
     pristine: str
-    entries: dict[str, list[Any]] = field(default_factory=dict)  # path → [size, mtime, ctime, ino, sha]
+    entries: dict[str, list[Any]] = field(
+        default_factory=dict
+    )  # path → [size, mtime, ctime, ino, sha]
     dirty: bool = False
 
 

@@ -35,7 +35,12 @@ class Entry:
 
     def to_dict(self) -> dict[str, Any]:
         if self.kind == "file":
-            return {"kind": "file", "mode": f"{self.mode:04o}", "size": self.size, "sha256": self.sha256}
+            return {
+                "kind": "file",
+                "mode": f"{self.mode:04o}",
+                "size": self.size,
+                "sha256": self.sha256,
+            }
         if self.kind == "symlink":
             return {"kind": "symlink", "target": self.target}
         return {"kind": "dir", "mode": f"{self.mode:04o}"}

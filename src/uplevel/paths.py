@@ -27,7 +27,9 @@ def check_relative(path: str, *, where: str = "path") -> str:
         raise UnsafePathError(f"{where}: {path!r} is absolute")
     parts = path.split("/")
     if any(p in ("", ".", "..") for p in parts):
-        raise UnsafePathError(f"{where}: {path!r} is not a normalised relative path ('..', '.', '//')")
+        raise UnsafePathError(
+            f"{where}: {path!r} is not a normalised relative path ('..', '.', '//')"
+        )
     if is_state_path(path):
         raise UnsafePathError(f"{where}: {path!r} is inside uplevel's state directory {STATE_DIR}/")
     return path

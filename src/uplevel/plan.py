@@ -59,7 +59,9 @@ def decide(path: str, a: Entry | None, b: Entry | None, local: Entry | None) -> 
     """The decision for one path given base `a`, upstream `b` and the home's `local`."""
 
     def d(action: Action, reason: str, result: Entry | None = None) -> Decision:
-        return Decision(path=path, action=action, base=a, upstream=b, local=local, result=result, reason=reason)
+        return Decision(
+            path=path, action=action, base=a, upstream=b, local=local, result=result, reason=reason
+        )
 
     if same(local, b):
         return d("noop", "already as upstream")

@@ -71,18 +71,30 @@ def write_level(root: Path, level: int) -> None:
     toml = DEPLOYMENT_TOML
     log4j = LOG4J2
     sh = API_MANAGER_SH
-    jars = {f"repository/components/plugins/org.wso2.carbon.core_{i}.0.{i}.jar": f"core{i}" for i in range(12)}
+    jars = {
+        f"repository/components/plugins/org.wso2.carbon.core_{i}.0.{i}.jar": f"core{i}"
+        for i in range(12)
+    }
     if level >= 1:
-        toml = toml.replace("[apim.analytics]", "[apim.throttling]\nenable_data_publishing = true\n\n[apim.analytics]")
+        toml = toml.replace(
+            "[apim.analytics]",
+            "[apim.throttling]\nenable_data_publishing = true\n\n[apim.analytics]",
+        )
         jars.pop("repository/components/plugins/org.wso2.carbon.core_3.0.3.jar")
         jars["repository/components/plugins/org.wso2.carbon.core_3.0.4.jar"] = "core3-fixed"
-        log4j = log4j.replace("rootLogger.level = INFO", "rootLogger.level = INFO\nlogger.audit.level = INFO")
-        files["repository/deployment/server/webapps/api#am#publisher/site/public/theme.js"] = b"var theme = 'fixed';\n"
+        log4j = log4j.replace(
+            "rootLogger.level = INFO", "rootLogger.level = INFO\nlogger.audit.level = INFO"
+        )
+        files["repository/deployment/server/webapps/api#am#publisher/site/public/theme.js"] = (
+            b"var theme = 'fixed';\n"
+        )
     if level >= 2:
         sh = sh.replace("-Xmx1024m", "-Xmx1024m -Djdk.tls.ephemeralDHKeySize=2048")
         jars["repository/components/plugins/org.wso2.carbon.core_7.0.7.jar"] = "core7-security"
         files.pop("repository/deployment/server/webapps/api#am#publisher/site/public/theme.js")
-        files["repository/components/plugins/org.wso2.carbon.apimgt.gateway_9.1.0.jar"] = _blob("gw", 40_000)
+        files["repository/components/plugins/org.wso2.carbon.apimgt.gateway_9.1.0.jar"] = _blob(
+            "gw", 40_000
+        )
     files["repository/conf/deployment.toml"] = toml.encode()
     files["repository/conf/log4j2.properties"] = log4j.encode()
     files["bin/api-manager.sh"] = sh.encode()

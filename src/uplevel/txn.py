@@ -48,7 +48,9 @@ class Change:
     path: str
     before: Entry | None
     after: Entry | None
-    helper: bool = False  # f.original / f.new / f.merge: not part of the record, removed by continue
+    helper: bool = (
+        False  # f.original / f.new / f.merge: not part of the record, removed by continue
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -256,7 +258,9 @@ class Transaction:
                     if any(os.scandir(root / c.path)):
                         if c.after is None:
                             continue  # the operator put files in it: it stays
-                        raise UplevelError(f"{c.path}: is a directory with files in it; cannot replace it")
+                        raise UplevelError(
+                            f"{c.path}: is a directory with files in it; cannot replace it"
+                        )
                     ops.append(["rmdir", f"H/{c.path}", c.before.mode])
                 else:
                     ops.append(["rename", f"H/{c.path}", f"T/backup/{slot}"])
@@ -274,8 +278,13 @@ class Transaction:
                 self._stage_file(c, content(c), staged)
             installs.append(["rename", f"T/stage/{slot}", f"H/{c.path}"])
         created = sorted(
-            {d for c in changes if c.after is not None for d in parents(c.path)
-             if not fsio.is_dir_nofollow(root / d)},
+            {
+                d
+                for c in changes
+                if c.after is not None
+                for d in parents(c.path)
+                if not fsio.is_dir_nofollow(root / d)
+            },
             key=lambda d: (d.count("/"), d),
         )
         ops.extend(["mkdir", f"H/{d}", dir_modes.get(d, 0o755)] for d in created)
@@ -315,7 +324,9 @@ class Transaction:
 
         fsio.write_new(staged, hashed(), mode=c.after.mode)
         if h.hexdigest() != c.after.sha256 or n != c.after.size:
-            raise UplevelError(f"{c.path}: new content does not match its hash; nothing was changed")
+            raise UplevelError(
+                f"{c.path}: new content does not match its hash; nothing was changed"
+            )
 
     def extend(self, changes: list[Change], content: Content) -> None:
         """Append the steps of `uplevel continue` to a stopped transaction and stage them."""
@@ -426,10 +437,12 @@ class Transaction:
             "meta": self.j.meta,
         }
 
-    def commit(self, state: State, new_state: State) -> State:
-        """Write the record, then state.json (the commit point), then fold backups into the store."""
-        fsio.makedirs(self.home.records)
-        fsio.write_durable(self.home.records / f"{self.j.id}.json", json.dumps(self.record(), indent=1).encode())
+    def commit(self, new_state: State, *, before: Callable[[], None] | None = None) -> State:
+        """Write the record, then state.json (the commit point), then fold backups into the store.
+
+        `before` writes what the new state refers to (manifests). Any failure up to the
+        commit point undoes the whole transaction.
+        """
         info = TxnInfo(
             id=self.j.id,
             kind=self.j.kind,
@@ -438,10 +451,34 @@ class Transaction:
             status="applied" if self.j.kind == "apply" else "done",
             time=now(),
         )
-        committed = replace_state(new_state, transactions=(*new_state.transactions, info), pending=None)
-        self.home.save_state(committed)
+        committed = replace_state(
+            new_state, transactions=(*new_state.transactions, info), pending=None
+        )
+        try:
+            if before:
+                before()
+            fsio.makedirs(self.home.records)
+            record = json.dumps(self.record(), indent=1).encode()
+            fsio.write_durable(self.home.records / f"{self.j.id}.json", record)
+            self.home.save_state(committed)
+        except Exception:
+            self.rollback()
+            raise
         self.finish()
         return committed
+
+    def stop(self, stopped_state: State, *, before: Callable[[], None] | None = None) -> None:
+        """Leave the transaction stopped on conflicts (phase "stopped", state.pending set)."""
+        try:
+            if before:
+                before()
+            self.j.phase = "stopped"
+            self.j.stop_index = len(self.j.ops)
+            self.save()
+        except Exception:
+            self.rollback()
+            raise
+        self.home.save_state(stopped_state)  # recovery sets pending if this write is lost
 
     def finish(self) -> None:
         """After the commit point: move backups and kept contents into the store; drop txn/."""
@@ -480,25 +517,44 @@ def recover(home: Home, state: State) -> tuple[State, str | None]:
     if j.phase == "stopped":
         if state.pending != j.id:  # crashed between journal and state writes when stopping
             state = state.with_event(
-                Event(time=now(), event="stopped", from_level=j.from_level, to_level=j.to_level, txn=j.id),
+                Event(
+                    time=now(),
+                    event="stopped",
+                    from_level=j.from_level,
+                    to_level=j.to_level,
+                    txn=j.id,
+                ),
                 pending=j.id,
             )
             home.save_state(state)
         return state, None
     if j.phase == "continuing":
         txn.rollback(j.stop_index)
-        return state, f"undid an interrupted `uplevel continue` of {j.id}; conflicts are pending again"
+        return (
+            state,
+            f"undid an interrupted `uplevel continue` of {j.id}; conflicts are pending again",
+        )
     if j.phase == "aborting":
         sweep_finals(txn)
     txn.rollback(0)
     event = "aborted" if j.phase == "aborting" else "recovered"
     detail = "abort finished" if j.phase == "aborting" else "interrupted transaction rolled back"
     state = state.with_event(
-        Event(time=now(), event=event, from_level=j.from_level, to_level=j.to_level, txn=j.id, detail=detail),
+        Event(
+            time=now(),
+            event=event,
+            from_level=j.from_level,
+            to_level=j.to_level,
+            txn=j.id,
+            detail=detail,
+        ),
         pending=None,
     )
     home.save_state(state)
-    return state, f"rolled back interrupted {j.kind} {j.id}: the home is back at level {state.level}"
+    return (
+        state,
+        f"rolled back interrupted {j.kind} {j.id}: the home is back at level {state.level}",
+    )
 
 
 def sweep_finals(txn: Transaction) -> list[str]:

@@ -50,7 +50,9 @@ def test_backup_store_keeps_every_replaced_byte(sample: Sample) -> None:
     before = snapshot(home)
     run_cli("apply", "--home", home, sample.bundles[1], check=0)
     after = snapshot(home)
-    replaced = {before[p][2] for p in before if before[p][0] == "file" and after.get(p) != before[p]}
+    replaced = {
+        before[p][2] for p in before if before[p][0] == "file" and after.get(p) != before[p]
+    }
     assert replaced and replaced <= store_hashes(home)
 
 
@@ -75,7 +77,10 @@ def test_conflict_stop_continue(sample: Sample) -> None:
     run_cli("continue", "--home", home, check=0)
     assert sh.read_bytes() == final
     assert oct(sh.stat().st_mode & 0o777) == oct(0o755)
-    assert not any((home / f"bin/api-manager.sh{s}").exists() for s in (".original", ".new", ".merge", ".final"))
+    assert not any(
+        (home / f"bin/api-manager.sh{s}").exists()
+        for s in (".original", ".new", ".merge", ".final")
+    )
     assert run_cli("status", "--home", home, "--json", check=0).json["result"]["level"] == 2
 
 

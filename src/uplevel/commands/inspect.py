@@ -49,9 +49,7 @@ def init(
     if not home.root.is_dir():
         raise UsageError(f"{root} is not a directory")
     if home.adopted:
-        raise HomeError(
-            f"{home.root} is already adopted by uplevel", hint="see `uplevel status`"
-        )
+        raise HomeError(f"{home.root} is already adopted by uplevel", hint="see `uplevel status`")
     with home.locked():
         manifest = read_tree(home.root, progress)
         fsio.makedirs(home.manifests)
@@ -126,7 +124,11 @@ def status(root: Path) -> StatusResult:
             pending=None if s.read_only else _pending(s.home, s.state),
             local=local,
             notes=tuple(s.notes)
-            + (("another uplevel is changing this home; shown without recovery",) if s.read_only else ()),
+            + (
+                ("another uplevel is changing this home; shown without recovery",)
+                if s.read_only
+                else ()
+            ),
             busy=s.read_only,
         )
 

@@ -54,7 +54,9 @@ def chain_to(state: State, level: int) -> list[TxnInfo]:
     chain: list[TxnInfo] = []
     current = state.level
     while current != level:
-        step = next((t for t in reversed(applied) if t.to_level == current and t not in chain), None)
+        step = next(
+            (t for t in reversed(applied) if t.to_level == current and t not in chain), None
+        )
         if step is None:
             reachable = sorted({t.from_level for t in applied if t.to_level <= state.level})
             raise UsageError(
@@ -130,13 +132,22 @@ def revert(root: Path, *, level: int | None = None, force: bool = False) -> Reve
         txn.execute()
         reverted_ids = {t.id for t in chain}
         new_state = state.with_event(
-            Event(time=now(), event="reverted", from_level=state.level, to_level=level, txn=txn.j.id,
-                  detail=f"{len(changes)} path(s) restored"),
+            Event(
+                time=now(),
+                event="reverted",
+                from_level=state.level,
+                to_level=level,
+                txn=txn.j.id,
+                detail=f"{len(changes)} path(s) restored",
+            ),
             level=level,
             pristine=pristine.digest,
-            transactions=tuple(replace(t, status="reverted") if t.id in reverted_ids else t for t in state.transactions),
+            transactions=tuple(
+                replace(t, status="reverted") if t.id in reverted_ids else t
+                for t in state.transactions
+            ),
         )
-        txn.commit(state, new_state)
+        txn.commit(new_state)
         return RevertResult(
             home=str(home.root),
             from_level=state.level,
@@ -186,6 +197,10 @@ def prune(root: Path, *, keep_level: int | None = None, dry_run: bool = False) -
                 if not dry_run and not any(os.scandir(sub)):
                     fsio.rmdir(sub)
         return PruneResult(
-            home=str(home.root), freed_bytes=freed, removed_objects=removed, kept_objects=kept,
-            keep_level=keep, dry_run=dry_run,
+            home=str(home.root),
+            freed_bytes=freed,
+            removed_objects=removed,
+            kept_objects=kept,
+            keep_level=keep,
+            dry_run=dry_run,
         )

@@ -9,7 +9,7 @@ first touched by Transaction.execute.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -118,85 +118,101 @@ def apply(
         decisions = plan_update(old, new, local)
         merged: dict[str, bytes] = {}
         changes: list[Change] = []
-        conflicts: list[dict[str, Any]] = []
-        keep: dict[str, Iterable[bytes]] = {}
+        conflicts: list[_Conflict] = []
         for d in decisions:
             if d.action in ("take", "remove"):
                 changes.append(Change(path=d.path, before=d.local, after=d.result))
             elif d.action == "merge":
-                outcome = _merge(home, bundle, d)
-                if outcome.clean:
-                    assert d.result is not None
-                    entry = _bytes_entry(outcome.merged, d.result.mode)
-                    merged[entry.sha256] = outcome.merged
+                assert d.result is not None
+                clean, data = _merge(home, bundle, d)
+                if clean and data is not None:
+                    entry = _bytes_entry(data, d.result.mode)
+                    merged[entry.sha256] = data
                     changes.append(Change(path=d.path, before=d.local, after=entry))
                 else:
-                    conflicts.append(_conflict(d, outcome.merged))
+                    conflicts.append(_Conflict(d, data))
             elif d.action == "conflict":
-                conflicts.append(_conflict(d, _two_way(bundle, home, d)))
-        plan = tuple(_decision_dict(d) for d in decisions)
-        counts = {a: sum(1 for d in decisions if d.action == a) for a in ("take", "remove", "keep", "merge", "conflict", "noop")}
+                conflicts.append(_Conflict(d, _two_way(bundle, home, d)))
+        counts = {
+            a: sum(1 for d in decisions if d.action == a)
+            for a in ("take", "remove", "keep", "merge", "noop")
+        }
         counts["conflict"] = len(conflicts)
         counts["merged"] = len(merged)
-        base = dict(
-            home=str(home.root),
-            from_level=desc.from_level,
-            to_level=desc.to_level,
-            plan=plan,
-            updates=tuple(u.to_dict() for u in desc.updates),
-            counts=counts,
-        )
-        if dry_run:
+
+        def result(status: str) -> ApplyResult:
             return ApplyResult(
-                status="dry-run", notes=tuple(notes), conflicts=tuple(_public(c) for c in conflicts), **base  # type: ignore[arg-type]
+                home=str(home.root),
+                status=status,
+                from_level=desc.from_level,
+                to_level=desc.to_level,
+                plan=tuple(_decision_dict(d) for d in decisions),
+                conflicts=tuple(c.to_dict() for c in conflicts),
+                notes=tuple(notes),
+                updates=tuple(u.to_dict() for u in desc.updates),
+                counts=counts,
             )
+
+        if dry_run:
+            return result("dry-run")
+        keep: dict[str, Iterable[bytes]] = {}
         for c in conflicts:
-            d = c["decision"]
+            d = c.decision
             if on_conflict == "new":
-                changes.append(Change(path=d.path, before=d.local, after=d.upstream if d.upstream and d.upstream.kind != "dir" else None))
+                upstream = d.upstream if d.upstream and d.upstream.kind != "dir" else None
+                changes.append(Change(path=d.path, before=d.local, after=upstream))
             elif on_conflict == "local":
                 if d.upstream is not None and d.upstream.kind == "file":
                     keep[d.upstream.sha256] = bundle.blob_chunks(d.upstream.sha256)
             else:
-                changes.extend(_helper_changes(home, bundle, c))
-        content = _blob_source(bundle, home, {**merged, **{_sha(b): b for c in conflicts for b in c["helper_bytes"].values()}})
-        home.save_manifest(old)
-        home.save_manifest(new)
+                changes.extend(c.helper_changes(home, bundle))
+        for c in conflicts:
+            merged.update((_sha(b), b) for b in c.helper_bytes.values())
+        stopping = bool(conflicts) and on_conflict == "stop"
         txn = Transaction.prepare(
             home,
             kind="apply",
             changes=changes,
-            content=content,
+            content=_blob_source(bundle, home, merged),
             from_level=desc.from_level,
             to_level=desc.to_level,
             to_pristine=new.digest,
-            target_dirs=lambda d: new.get(d) is not None and new[d].kind == "dir",
+            target_dirs=lambda d: d in new and new[d].kind == "dir",
             keep=keep,
-            conflicts=[_public(c) for c in conflicts] if on_conflict == "stop" else [],
-            meta={"bundle": bundle_path.name, "updates": [u.to_dict() for u in desc.updates], "on_conflict": on_conflict},
+            conflicts=[c.to_dict() for c in conflicts] if stopping else [],
+            meta={
+                "bundle": bundle_path.name,
+                "updates": [u.to_dict() for u in desc.updates],
+                "on_conflict": on_conflict,
+            },
         )
         txn.execute()
-        if conflicts and on_conflict == "stop":
-            txn.j.phase = "stopped"
-            txn.j.stop_index = len(txn.j.ops)
-            txn.save()
-            home.save_state(
-                state.with_event(
-                    Event(time=now(), event="stopped", from_level=desc.from_level, to_level=desc.to_level,
-                          txn=txn.j.id, detail=f"{len(conflicts)} conflict(s)"),
-                    pending=txn.j.id,
-                )
+
+        def save_manifests() -> None:
+            home.save_manifest(old)
+            home.save_manifest(new)
+
+        if stopping:
+            event = Event(
+                time=now(),
+                event="stopped",
+                from_level=desc.from_level,
+                to_level=desc.to_level,
+                txn=txn.j.id,
+                detail=f"{len(conflicts)} conflict(s)",
             )
-            return ApplyResult(
-                status="conflicts", notes=tuple(notes), conflicts=tuple(_public(c) for c in conflicts), **base  # type: ignore[arg-type]
-            )
-        _commit(txn, state, new, desc.from_level, desc.to_level, f"{len(changes)} change(s), on conflict: {on_conflict}" if conflicts else f"{len(changes)} change(s)")
-        return ApplyResult(
-            status="applied", notes=tuple(notes), conflicts=tuple(_public(c) for c in conflicts), **base  # type: ignore[arg-type]
-        )
+            txn.stop(state.with_event(event, pending=txn.j.id), before=save_manifests)
+            return result("conflicts")
+        detail = f"{len(changes)} change(s)"
+        if conflicts:
+            detail += f", {len(conflicts)} conflict(s) resolved to {on_conflict}"
+        _commit(txn, state, new, desc.from_level, desc.to_level, detail, before=save_manifests)
+        return result("applied")
 
 
-def _check_applies(product: str, channel: str, from_level: int, to_level: int, state: State) -> None:
+def _check_applies(
+    product: str, channel: str, from_level: int, to_level: int, state: State
+) -> None:
     if product != state.product:
         raise BundleError(f"the bundle is for {product}; this home is {state.product}")
     if channel != state.channel:
@@ -210,14 +226,29 @@ def _check_applies(product: str, channel: str, from_level: int, to_level: int, s
         )
 
 
-def _commit(txn: Transaction, state: State, new: Manifest, from_level: int, to_level: int, detail: str) -> State:
+def _commit(
+    txn: Transaction,
+    state: State,
+    new: Manifest,
+    from_level: int,
+    to_level: int,
+    detail: str,
+    before: Callable[[], None] | None = None,
+) -> State:
     new_state = state.with_event(
-        Event(time=now(), event="applied", from_level=from_level, to_level=to_level, txn=txn.j.id, detail=detail),
+        Event(
+            time=now(),
+            event="applied",
+            from_level=from_level,
+            to_level=to_level,
+            txn=txn.j.id,
+            detail=detail,
+        ),
         level=to_level,
         pristine=new.digest,
         levels={**state.levels, to_level: new.digest},
     )
-    return txn.commit(state, new_state)
+    return txn.commit(new_state, before=before)
 
 
 def _sha(data: bytes) -> str:
@@ -240,20 +271,15 @@ def _content(home: Home, bundle: Bundle, entry: Entry | None) -> bytes | None:
     return None
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    clean: bool
-    merged: bytes | None
-
-
-def _merge(home: Home, bundle: Bundle, d: Decision) -> _Outcome:
+def _merge(home: Home, bundle: Bundle, d: Decision) -> tuple[bool, bytes | None]:
+    """(clean, merged bytes) of a three-way text merge; (False, None) when not mergeable."""
     base = _content(home, bundle, d.base)
     theirs = _content(home, bundle, d.upstream)
     ours = (home.root / d.path).read_bytes()
     if base is None or theirs is None or not (is_text(base) and is_text(ours) and is_text(theirs)):
-        return _Outcome(False, None)
+        return False, None
     result = merge_text(base, ours, theirs)
-    return _Outcome(result.clean, result.merged)
+    return result.clean, result.merged
 
 
 def _two_way(bundle: Bundle, home: Home, d: Decision) -> bytes | None:
@@ -267,54 +293,63 @@ def _two_way(bundle: Bundle, home: Home, d: Decision) -> bytes | None:
     return merge_text(b"", ours, theirs).merged
 
 
-def _conflict(d: Decision, merge_bytes: bytes | None) -> dict[str, Any]:
-    return {"decision": d, "merge_bytes": merge_bytes, "helper_bytes": {}}
+@dataclass
+class _Conflict:
+    """A path changed on both sides, and the helper files left beside it when stopping."""
 
+    decision: Decision
+    merge_bytes: bytes | None
+    helper_bytes: dict[str, bytes] = field(default_factory=dict)  # helper path → bytes
 
-def _public(c: dict[str, Any]) -> dict[str, Any]:
-    d: Decision = c["decision"]
+    @property
+    def mode(self) -> int:
+        """The mode f.final gets: the operator's if they changed it, else upstream's."""
+        d = self.decision
+        if d.local and d.base and d.local.mode != d.base.mode:
+            return d.local.mode
+        for e in (d.upstream, d.local):
+            if e is not None and e.kind == "file":
+                return e.mode
+        return 0o644
 
-    def e(x: Entry | None) -> dict[str, Any] | None:
-        return x.to_dict() if x else None
+    def to_dict(self) -> dict[str, Any]:
+        d = self.decision
 
-    mode = d.local.mode if d.local and d.base and d.local.mode != d.base.mode else (d.upstream.mode if d.upstream else (d.local.mode if d.local else 0o644))
-    return {
-        "path": d.path,
-        "reason": d.reason,
-        "base": e(d.base),
-        "upstream": e(d.upstream),
-        "local": e(d.local),
-        "mode": mode,
-        "helpers": sorted(c.get("helpers", [])),
-    }
+        def e(x: Entry | None) -> dict[str, Any] | None:
+            return x.to_dict() if x else None
 
+        return {
+            "path": d.path,
+            "reason": d.reason,
+            "base": e(d.base),
+            "upstream": e(d.upstream),
+            "local": e(d.local),
+            "mode": self.mode,
+            "helpers": sorted(self.helper_bytes),
+        }
 
-def _helper_changes(home: Home, bundle: Bundle, c: dict[str, Any]) -> list[Change]:
-    """f.original, f.new and f.merge beside a conflicting file f (refused if one exists)."""
-    d: Decision = c["decision"]
-    wanted: dict[str, bytes | None] = {
-        ".original": _content(home, bundle, d.base),
-        ".new": _content(home, bundle, d.upstream),
-        ".merge": c["merge_bytes"],
-    }
-    out = []
-    helpers = []
-    mode = d.upstream.mode if d.upstream and d.upstream.kind == "file" else 0o644
-    for suffix, data in wanted.items():
-        if data is None:
-            continue
-        path = d.path + suffix
-        if os.path.lexists(home.root / path):
-            raise UplevelError(
-                f"cannot leave {path} for the conflict on {d.path}: that file already exists",
-                hint="move it away and run the command again",
-            )
-        entry = _bytes_entry(data, mode & 0o777 or 0o644)
-        c["helper_bytes"][suffix] = data
-        out.append(Change(path=path, before=None, after=entry, helper=True))
-        helpers.append(path)
-    c["helpers"] = helpers
-    return out
+    def helper_changes(self, home: Home, bundle: Bundle) -> list[Change]:
+        """f.original, f.new and f.merge beside f (refused if one of them exists already)."""
+        d = self.decision
+        wanted = {
+            ".original": _content(home, bundle, d.base),
+            ".new": _content(home, bundle, d.upstream),
+            ".merge": self.merge_bytes,
+        }
+        out = []
+        for suffix, data in wanted.items():
+            if data is None:
+                continue
+            path = d.path + suffix
+            if os.path.lexists(home.root / path):
+                raise UplevelError(
+                    f"cannot leave {path} for the conflict on {d.path}: that file already exists",
+                    hint="move it away and run the command again",
+                )
+            self.helper_bytes[path] = data
+            entry = _bytes_entry(data, 0o644)
+            out.append(Change(path=path, before=None, after=entry, helper=True))
+        return out
 
 
 # --- continue and abort ----------------------------------------------------------------
@@ -366,11 +401,18 @@ def continue_(root: Path, *, take: OnConflict | None = None, force: bool = False
                 sha = hash_file(final)
                 after = Entry(kind="file", mode=c["mode"], size=final.stat().st_size, sha256=sha)
                 changes.append(Change(path=path, before=current, after=after))
-                changes.append(Change(path=path + ".final", before=read_entry(home.root, path + ".final"), after=None, helper=True))
+                changes.append(
+                    Change(
+                        path=path + ".final",
+                        before=read_entry(home.root, path + ".final"),
+                        after=None,
+                        helper=True,
+                    )
+                )
                 resolved.append({"path": path, "from": "final"})
             elif take == "new":
-                after = upstream if upstream is None or upstream.kind != "dir" else None
-                changes.append(Change(path=path, before=current, after=after))
+                taken = upstream if upstream is None or upstream.kind != "dir" else None
+                changes.append(Change(path=path, before=current, after=taken))
                 resolved.append({"path": path, "from": "new"})
             elif take == "local":
                 resolved.append({"path": path, "from": "local"})
@@ -378,14 +420,18 @@ def continue_(root: Path, *, take: OnConflict | None = None, force: bool = False
                 unresolved.append(path)
                 continue
             for h in c.get("helpers", []):
-                changes.append(Change(path=h, before=read_entry(home.root, h), after=None, helper=True))
+                changes.append(
+                    Change(path=h, before=read_entry(home.root, h), after=None, helper=True)
+                )
         if unresolved:
             return SettleResult(
                 home=str(home.root),
                 status="conflicts",
                 level=state.level,
                 unresolved=tuple(unresolved),
-                notes=("write each f.final (or pass --take new|local) and run `uplevel continue` again",),
+                notes=(
+                    "write each f.final (or pass --take new|local) and run `uplevel continue` again",
+                ),
             )
         helper_files = {c.path: home.root / c.path for c in changes if c.path.endswith(".new")}
 
@@ -399,13 +445,28 @@ def continue_(root: Path, *, take: OnConflict | None = None, force: bool = False
                 return _file_chunks(new_helper)
             if home.has_object(c.after.sha256):
                 return _file_chunks(home.object_path(c.after.sha256))
-            raise UplevelError(f"{c.path}: the new content is no longer available (was {c.path}.new removed?)")
+            raise UplevelError(
+                f"{c.path}: the new content is no longer available (was {c.path}.new removed?)"
+            )
 
         txn.extend(changes, content)
         txn.execute(txn.j.stop_index)
         new = home.load_manifest(txn.j.to_pristine)
-        committed = _commit(txn, replace(state, pending=None), new, txn.j.from_level, txn.j.to_level, f"continued: {len(resolved)} conflict(s) resolved")
-        return SettleResult(home=str(home.root), status="applied", level=committed.level, resolved=tuple(resolved), notes=tuple(s.notes))
+        committed = _commit(
+            txn,
+            replace(state, pending=None),
+            new,
+            txn.j.from_level,
+            txn.j.to_level,
+            f"continued: {len(resolved)} conflict(s) resolved",
+        )
+        return SettleResult(
+            home=str(home.root),
+            status="applied",
+            level=committed.level,
+            resolved=tuple(resolved),
+            notes=tuple(s.notes),
+        )
 
 
 def abort(root: Path, *, force: bool = False) -> SettleResult:
@@ -419,4 +480,10 @@ def abort(root: Path, *, force: bool = False) -> SettleResult:
         txn.save()
         kept = sweep_finals(txn)
         state, _ = recover(home, state)
-        return SettleResult(home=str(home.root), status="aborted", level=state.level, kept=tuple(kept), notes=tuple(s.notes))
+        return SettleResult(
+            home=str(home.root),
+            status="aborted",
+            level=state.level,
+            kept=tuple(kept),
+            notes=tuple(s.notes),
+        )
