@@ -59,7 +59,12 @@ class BundleDescriptor:
         return all(u.security for u in self.updates)
 
     def to_manifest(self) -> Manifest:
-        return self.from_manifest.with_changes(self.changes)
+        """Pristine at to_level: from_manifest with the changes applied (computed once)."""
+        cached: Manifest | None = self.__dict__.get("_to_manifest")
+        if cached is None:
+            cached = self.from_manifest.with_changes(self.changes)
+            object.__setattr__(self, "_to_manifest", cached)
+        return cached
 
     def to_dict(self) -> dict[str, Any]:
         return {

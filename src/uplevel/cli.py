@@ -237,6 +237,7 @@ def verify(ctx: click.Context, home: Path, as_json: bool) -> None:
     from uplevel.commands import inspect
 
     def human(r: inspect.VerifyResult) -> None:
+        _notes(r.notes)
         click.echo(f"hashed {r.files} files, {r.bytes:,} bytes at level {r.level}")
         if r.local.clean:
             click.echo("the home is pristine")
@@ -261,6 +262,7 @@ def history(ctx: click.Context, home: Path, as_json: bool) -> None:
     from uplevel.commands import inspect
 
     def human(r: inspect.HistoryResult) -> None:
+        _notes(r.notes)
         click.echo(f"{r.product}, now at level {r.level}")
         for e in r.events:
             titles = "; ".join(t for t in e.get("titles", []) if t)

@@ -107,17 +107,6 @@ def write_new(path: Path, chunks: Iterator[bytes] | list[bytes], *, mode: int) -
         os.close(fd)
 
 
-def copy_file(src: Path, dst: Path, *, mode: int) -> None:
-    """Copy src to a new dst with fsync; a reflink where the filesystem offers one."""
-
-    def chunks() -> Iterator[bytes]:
-        with open(src, "rb") as f:
-            while block := f.read(CHUNK):
-                yield block
-
-    write_new(dst, chunks(), mode=mode)
-
-
 def symlink(target: str, path: Path) -> None:
     step(f"symlink {path}")
     os.symlink(target, path)

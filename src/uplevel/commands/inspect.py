@@ -13,7 +13,6 @@ from uplevel.descriptor import check_channel, check_product
 from uplevel.errors import HomeError, UsageError
 from uplevel.home import Event, Home, State, now
 from uplevel.localchanges import LocalChanges, compare
-from uplevel.paths import STATE_DIR
 from uplevel.scan import read_tree
 from uplevel.session import open_home
 from uplevel.txn import open_transaction
@@ -140,6 +139,7 @@ class VerifyResult:
     files: int
     bytes: int
     local: LocalChanges
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,6 +149,7 @@ class VerifyResult:
             "bytes_hashed": self.bytes,
             "pristine": self.local.clean,
             "local_changes": self.local.to_dict(),
+            "notes": list(self.notes),
         }
 
 
@@ -163,6 +164,7 @@ def verify(root: Path, progress: Callable[[int], None] | None = None) -> VerifyR
             files=local.hashed_files,
             bytes=local.hashed_bytes,
             local=local,
+            notes=tuple(s.notes),
         )
 
 
@@ -171,9 +173,15 @@ class HistoryResult:
     product: str
     level: int
     events: tuple[dict[str, Any], ...]
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"product": self.product, "level": self.level, "events": list(self.events)}
+        return {
+            "product": self.product,
+            "level": self.level,
+            "events": list(self.events),
+            "notes": list(self.notes),
+        }
 
 
 def history(root: Path) -> HistoryResult:
@@ -187,7 +195,7 @@ def history(root: Path) -> HistoryResult:
                     meta = json.loads(rec.read_bytes()).get("meta", {})
                     d["titles"] = [u.get("title", "") for u in meta.get("updates", [])]
             events.append(d)
-        return HistoryResult(product=s.state.product, level=s.state.level, events=tuple(events))
+        return HistoryResult(
+            product=s.state.product, level=s.state.level, events=tuple(events), notes=tuple(s.notes)
+        )
 
-
-__all__ = ["STATE_DIR", "history", "init", "status", "verify"]
