@@ -6,7 +6,7 @@ Layout (docs/state-format.md):
     updates/uplevel/transactions/<id>.json   what each committed transaction changed
     updates/uplevel/objects/ab/<sha256>      backup store: every replaced or removed byte
     updates/uplevel/txn/                     the one transaction in progress (journal.json)
-    updates/uplevel/statcache.json           stat data → hash, so status hashes only what moved
+    updates/uplevel/statcache.bin            stat data → verdict, so status reads only what moved
     updates/uplevel/lock                     flock: one uplevel per home
 state.json is the commit point of every transaction: it is only ever replaced
 whole through fsio.write_durable.
@@ -24,8 +24,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-
-import zstandard
 
 from uplevel import fsio
 from uplevel.errors import BusyError, HomeError, UsageError
@@ -139,7 +137,7 @@ class Home:
         self.records = self.state_dir / "transactions"
         self.objects = self.state_dir / "objects"
         self.txn_dir = self.state_dir / "txn"
-        self.statcache = self.state_dir / "statcache.json"
+        self.statcache = self.state_dir / "statcache.bin"
         self.lock_file = self.state_dir / "lock"
 
     @property
@@ -179,6 +177,8 @@ class Home:
         return self.manifests / f"{digest}.json.zst"
 
     def save_manifest(self, manifest: Manifest) -> str:
+        import zstandard
+
         path = self.manifest_path(manifest.digest)
         if not path.exists():
             fsio.write_durable(
@@ -187,6 +187,8 @@ class Home:
         return manifest.digest
 
     def load_manifest(self, digest: str) -> Manifest:
+        import zstandard
+
         path = self.manifest_path(digest)
         try:
             raw = zstandard.ZstdDecompressor().decompress(path.read_bytes())

@@ -1,30 +1,37 @@
 """Local changes: how a home differs from its pristine manifest.
 
-`status` uses a stat cache (like git's index): a file whose size, mtime, ctime
-and inode match the cache keeps its cached hash; only the rest is hashed. A file
-modified in the same instant the cache was written could keep a stale hash
-("racy git"), so entries whose mtime is not safely older than the cache are
-always re-hashed. `verify` hashes everything.
+`status` keeps an index like git's: per pristine path, the stat data seen last
+time (size, mtime, ctime, inode, mode) and whether the path then matched
+pristine. A path whose stat data is unchanged keeps its verdict without being
+read, and a warm status with nothing changed never even loads the manifest. A
+file modified in the same instant the index was written could keep a stale
+verdict ("racy git"), so entries whose mtime is not safely older than the index
+are always re-checked. The index is a cache: marshal format, tied to the Python
+version and the pristine digest; anything unexpected means "rebuild it".
+`verify` ignores the index and hashes everything.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import stat
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from uplevel import fsio
 from uplevel.home import Home
-from uplevel.model import Manifest
+from uplevel.model import Entry, Manifest
 from uplevel.scan import hash_many, walk
 
-STATCACHE_SCHEMA = 1
+INDEX_SCHEMA = 1
 RACY_NS = 2_000_000_000
+
+StatKey = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, ino, st_mode
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,97 +55,102 @@ class LocalChanges:
         }
 
 
-@dataclass
-class _Cache:
-    pristine: str
-    entries: dict[str, list[Any]] = field(
-        default_factory=dict
-    )  # path → [size, mtime, ctime, ino, sha]
-    dirty: bool = False
+def _key(st: os.stat_result) -> StatKey:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode)
 
 
-def _load_cache(home: Home, pristine: str) -> _Cache:
+def _load_index(home: Home, pristine: str) -> dict[str, Any] | None:
     try:
-        doc = json.loads(home.statcache.read_bytes())
-        if doc.get("schema_version") == STATCACHE_SCHEMA and doc.get("pristine") == pristine:
-            return _Cache(pristine, doc["entries"])
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        header, entries = marshal.loads(home.statcache.read_bytes())
+        if header == (INDEX_SCHEMA, sys.implementation.cache_tag, pristine):
+            return dict(entries)
+    except (OSError, ValueError, EOFError, TypeError):
         pass
-    return _Cache(pristine, dirty=True)
+    return None
 
 
-def _save_cache(home: Home, cache: _Cache) -> None:
-    doc = {"schema_version": STATCACHE_SCHEMA, "pristine": cache.pristine, "entries": cache.entries}
-    fsio.write_durable(home.statcache, json.dumps(doc, separators=(",", ":")).encode())
+def _save_index(home: Home, pristine: str, entries: dict[str, Any]) -> None:
+    header = (INDEX_SCHEMA, sys.implementation.cache_tag, pristine)
+    fsio.write_durable(home.statcache, marshal.dumps((header, entries)))
 
 
 def compare(
     home: Home,
-    pristine: Manifest,
+    pristine_digest: str,
     *,
-    use_cache: bool,
-    save_cache: bool = True,
+    use_index: bool,
+    save_index: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> LocalChanges:
-    """Modified / added / deleted paths of the home relative to `pristine`."""
+    """Modified / added / deleted paths of the home relative to the pristine manifest."""
     root = home.root
-    cache = _load_cache(home, pristine.digest) if use_cache else _Cache(pristine.digest)
-    now_ns = time.time_ns()
+    manifest: Manifest | None = None
+
+    def pristine() -> Manifest:
+        nonlocal manifest
+        if manifest is None:
+            manifest = home.load_manifest(pristine_digest)
+        return manifest
+
+    index = _load_index(home, pristine_digest) if use_index else None
+    dirty = index is None
+    if index is None:
+        index = dict.fromkeys(pristine(), None)  # every pristine path, verdict unknown
+    racy_after = time.time_ns() - RACY_NS
     seen: set[str] = set()
     modified: list[str] = []
     added: list[str] = []
     to_hash: list[tuple[str, os.stat_result]] = []
-    checked = 0
     for rel, st in walk(root):
-        checked += 1
         seen.add(rel)
-        entry = pristine.get(rel)
-        if entry is None:
+        if rel not in index:
             added.append(rel)
             continue
-        mode = stat.S_IMODE(st.st_mode)
-        if stat.S_ISREG(st.st_mode):
-            if entry.kind != "file" or entry.size != st.st_size or entry.mode != mode:
+        known = index[rel]
+        key = _key(st)
+        if use_index and known is not None and known[0] == key and st.st_mtime_ns < racy_after:
+            if not known[1]:
                 modified.append(rel)
-                continue
-            c = cache.entries.get(rel)
-            if (
-                use_cache
-                and c is not None
-                and c[:4] == [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-                and st.st_mtime_ns < now_ns - RACY_NS
-            ):
-                if c[4] != entry.sha256:
-                    modified.append(rel)
-                continue
+            continue
+        dirty = True
+        verdict = _same_without_hash(root, rel, st, pristine()[rel])
+        if verdict is None:
             to_hash.append((rel, st))
-        elif stat.S_ISLNK(st.st_mode):
-            if entry.kind != "symlink" or os.readlink(root / rel) != entry.target:
+        else:
+            index[rel] = (key, verdict)
+            if not verdict:
                 modified.append(rel)
-        elif entry.kind != "dir":
-            modified.append(rel)
     digests = hash_many((root / rel for rel, _ in to_hash), progress)
     for (rel, st), digest in zip(to_hash, digests, strict=True):
-        cache.entries[rel] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, digest]
-        cache.dirty = True
-        if digest != pristine[rel].sha256:
+        clean = digest == pristine()[rel].sha256
+        index[rel] = (_key(st), clean)
+        if not clean:
             modified.append(rel)
-    deleted = [p for p in pristine if p not in seen and not _dir_present(root, p, pristine)]
-    if use_cache and save_cache and cache.dirty:
-        stale = [p for p in cache.entries if p not in seen]
-        for p in stale:
-            del cache.entries[p]
-        _save_cache(home, cache)
+    # An empty directory of the manifest that now has files in it is still there.
+    deleted = [
+        p
+        for p in index
+        if p not in seen and not (pristine()[p].kind == "dir" and fsio.is_dir_nofollow(root / p))
+    ]
+    if use_index and save_index and dirty:
+        _save_index(home, pristine_digest, index)
     return LocalChanges(
         modified=tuple(sorted(modified)),
         added=tuple(sorted(added)),
         deleted=tuple(sorted(deleted)),
         hashed_files=len(to_hash),
         hashed_bytes=sum(st.st_size for _, st in to_hash),
-        checked_files=checked,
+        checked_files=len(seen),
     )
 
 
-def _dir_present(root: Path, path: str, pristine: Manifest) -> bool:
-    """An empty directory of the manifest that now has files in it is still there."""
-    return pristine[path].kind == "dir" and fsio.is_dir_nofollow(root / path)
+def _same_without_hash(root: Path, rel: str, st: os.stat_result, entry: Entry) -> bool | None:
+    """True/False when the stat data (or link target) decides; None when the file must be hashed."""
+    mode = stat.S_IMODE(st.st_mode)
+    if stat.S_ISREG(st.st_mode):
+        if entry.kind != "file" or entry.size != st.st_size or entry.mode != mode:
+            return False
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return entry.kind == "symlink" and os.readlink(root / rel) == entry.target
+    return entry.kind == "dir"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uplevel.model import Entry, Manifest
-from uplevel.paths import is_state_path
+from uplevel.paths import STATE_DIR
 
 CHUNK = 1 << 20
 WORKERS = max(2, os.cpu_count() or 2)
@@ -57,24 +57,24 @@ class Stat:
 
 
 def walk(root: Path, *, skip_state: bool = True) -> Iterator[tuple[str, os.stat_result]]:
-    """Yield (relative path, lstat) for every file, symlink and *empty* directory under root."""
+    """Yield (relative path, lstat) for every file, symlink and *empty* directory under root.
+
+    Hot path of `status`: one lstat per entry, directories told apart by d_type.
+    """
     stack = [("", str(root))]
     while stack:
         rel, absdir = stack.pop()
-        has_children = False
+        empty = True
         with os.scandir(absdir) as it:
             for de in it:
+                empty = False
                 relp = f"{rel}/{de.name}" if rel else de.name
-                if skip_state and is_state_path(relp):
-                    has_children = True
-                    continue
-                has_children = True
-                st = de.stat(follow_symlinks=False)
-                if stat.S_ISDIR(st.st_mode):
-                    stack.append((relp, de.path))
+                if de.is_dir(follow_symlinks=False):
+                    if not (skip_state and relp == STATE_DIR):
+                        stack.append((relp, de.path))
                 else:
-                    yield relp, st
-        if rel and not has_children:
+                    yield relp, de.stat(follow_symlinks=False)
+        if rel and empty:
             yield rel, os.lstat(absdir)
 
 

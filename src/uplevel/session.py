@@ -8,13 +8,13 @@ runs or while conflicts are pending) hold everywhere.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from uplevel.errors import BusyError, PendingTransactionError
 from uplevel.home import Home, State
-from uplevel.txn import recover
 
 
 @dataclass
@@ -51,7 +51,11 @@ def open_home(
             yield Session(home=home, state=home.load_state(), read_only=True)
             return
         state = home.load_state()
-        state, note = recover(home, state)
+        note = None
+        if os.path.lexists(home.txn_dir):
+            from uplevel.txn import recover
+
+            state, note = recover(home, state)
         session = Session(home=home, state=state, notes=[note] if note else [])
         if change:
             if state.pending and not allow_pending:

@@ -218,10 +218,10 @@ class Transaction:
                 raise UnsafePathError(f"{c.path}: appears twice in one transaction")
             seen.add(c.path)
             check_in_home(root, c.path)
-            parent = root / c.path
-            while not parent.exists():
+            parent = (root / c.path).parent
+            while not fsio.is_dir_nofollow(parent):
                 parent = parent.parent
-            if os.stat(parent if parent.is_dir() else parent.parent).st_dev != state_dev:
+            if os.lstat(parent).st_dev != state_dev:
                 raise HomeError(
                     f"{c.path} is on another filesystem than {self.home.state_dir}",
                     hint="uplevel keeps backups by rename; mount points inside the home are not supported",
@@ -255,7 +255,7 @@ class Transaction:
             slot = f"{prefix}{i}"
             if c.before is not None:
                 if c.before.kind == "dir":
-                    if any(os.scandir(root / c.path)):
+                    if os.listdir(root / c.path):
                         if c.after is None:
                             continue  # the operator put files in it: it stays
                         raise UplevelError(

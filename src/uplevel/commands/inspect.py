@@ -113,8 +113,7 @@ def _pending(home: Home, state: State) -> dict[str, Any] | None:
 
 def status(root: Path) -> StatusResult:
     with open_home(root, change=False) as s:
-        pristine = s.home.load_manifest(s.state.pristine)
-        local = compare(s.home, pristine, use_cache=True, save_cache=not s.read_only)
+        local = compare(s.home, s.state.pristine, use_index=True, save_index=not s.read_only)
         return StatusResult(
             home=str(s.home.root),
             product=s.state.product,
@@ -156,8 +155,7 @@ class VerifyResult:
 def verify(root: Path, progress: Callable[[int], None] | None = None) -> VerifyResult:
     """Hash every file against pristine, ignoring the stat cache."""
     with open_home(root, change=False) as s:
-        pristine = s.home.load_manifest(s.state.pristine)
-        local = compare(s.home, pristine, use_cache=False, progress=progress)
+        local = compare(s.home, s.state.pristine, use_index=False, progress=progress)
         return VerifyResult(
             home=str(s.home.root),
             level=s.state.level,
