@@ -102,9 +102,9 @@ def generate(outdir: Path, scale: float, seed: int) -> dict[str, object]:
             "removed": change.removed,
             "mode_changed": change.mode,
         },
-        "seconds": round(time.perf_counter() - started, 1),
     }
     (outdir / MANIFEST).write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"generated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return summary
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -87,6 +88,17 @@ class Bench:
         self.setup.append(line)
         print(f"  set-up  {line}", flush=True)
 
+    def timed(self, key: str, cmd: list[str] | str, cwd: Path | None = None) -> Timed:
+        """Flush dirty pages first (untimed): writeback left by the set-up copies must not
+        land inside one side's fsyncs and not the other's."""
+        os.sync()
+        if isinstance(cmd, list) and cmd[: len(self.up)] == self.up:
+            t = self.uplevel(*cmd[len(self.up) :])
+        else:
+            t = run_timed(cmd, cwd=cwd)
+        self.sample(key, t)
+        return t
+
     def sample(self, key: str, t: Timed) -> None:
         self.samples.setdefault(key, []).append(t.seconds)
         print(f"  timed   {key}: {t.seconds:.3f} s", flush=True)
@@ -115,11 +127,11 @@ def apply_revert_round(b: Bench, i: int) -> None:
         home = b.adopted_copy("apply-home")
         objects = home / trees.STATE_DIR / "objects"
         before = trees.bytes_under(objects)
-        b.sample("apply/uplevel", b.uplevel("apply", "--home", str(home), str(b.bundle)))
+        b.timed("apply/uplevel", [*b.up, "apply", "--home", str(home), str(b.bundle)])
         b.check(home, b.want_new, "after uplevel apply")
         b.backup.setdefault("after init", before)
         b.backup.setdefault("after apply", trees.bytes_under(objects))
-        b.sample("revert/uplevel", b.uplevel("revert", "--home", str(home)))
+        b.timed("revert/uplevel", [*b.up, "revert", "--home", str(home)])
         b.check(home, b.want_old, "after uplevel revert")
         trees.remove_tree(home)
 
@@ -127,9 +139,9 @@ def apply_revert_round(b: Bench, i: int) -> None:
         home = b.work / "run" / "rsync-home"
         trees.copy_tree(b.old, home)
         rsync = ["rsync", "-a", "--delete", "--fsync"]
-        b.sample("apply/rsync", run_timed([*rsync, f"{b.new}/", f"{home}/"]))
+        b.timed("apply/rsync", [*rsync, f"{b.new}/", f"{home}/"])
         b.check(home, b.want_new, "after rsync NEW/ COPY/")
-        b.sample("revert/rsync", run_timed([*rsync, f"{b.old}/", f"{home}/"]))
+        b.timed("revert/rsync", [*rsync, f"{b.old}/", f"{home}/"])
         b.check(home, b.want_old, "after rsync OLD/ COPY/")
         trees.remove_tree(home)
 
@@ -157,14 +169,14 @@ def status_and_verify(b: Bench) -> None:
     if run_timed(status).stdout.strip():
         raise BenchError(f"git status is not clean in {repo}: the reference would do extra work")
     for _ in range(b.repeat):
-        b.sample("status/uplevel", b.uplevel("status", "--home", str(home)))
-        b.sample("status/git", run_timed(status))
+        b.timed("status/uplevel", [*b.up, "status", "--home", str(home)])
+        b.timed("status/git", status)
     trees.remove_tree(repo)
     b.note("uplevel verify (warm-up)", b.uplevel("verify", "--home", str(home)))
     b.note("sha256sum (warm-up)", run_timed(REF_VERIFY, cwd=home))
     for _ in range(b.repeat):
-        b.sample("verify/uplevel", b.uplevel("verify", "--home", str(home)))
-        b.sample("verify/sha256sum", run_timed(REF_VERIFY, cwd=home))
+        b.timed("verify/uplevel", [*b.up, "verify", "--home", str(home)])
+        b.timed("verify/sha256sum", REF_VERIFY, cwd=home)
     trees.remove_tree(home)
 
 
@@ -266,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="exit 3 if any target is missed")
     ap.add_argument("--uplevel", help="uplevel executable to measure (default: this venv's)")
     args = ap.parse_args(argv)
+    load_start = os.getloadavg()[0]
+    if load_start > (os.cpu_count() or 1) / 2:
+        print(f"warning: load average {load_start:.2f} on {os.cpu_count()} cores: "
+              "other work will skew both sides", file=sys.stderr)  # fmt: skip
     try:
         check_tools()
         up = find_uplevel(args.uplevel)
@@ -299,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         "scale": f"{args.scale:g} ({manifest['old']['files']} files, "  # type: ignore[index]
         f"{tree_bytes / 1e6:.0f} MB per tree)",
         "repeat": str(args.repeat),
+        # Both sides share the machine with whatever else runs: a busy one skews the ratios.
+        "load average (1 min) at start / end": f"{load_start:.2f} / {os.getloadavg()[0]:.2f}",
     }
     report.write_results(HERE / "RESULTS.md", result, facts, details(b))
     print("\n" + report.table(result))

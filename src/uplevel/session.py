@@ -52,7 +52,7 @@ def open_home(
             return
         state = home.load_state()
         note = None
-        if os.path.lexists(home.txn_dir):
+        if os.path.lexists(home.txn_dir) or state.pending:
             from uplevel.txn import recover
 
             state, note = recover(home, state)

@@ -331,6 +331,7 @@ class Transaction:
     def extend(self, changes: list[Change], content: Content) -> None:
         """Append the steps of `uplevel continue` to a stopped transaction and stage them."""
         self._check(changes)
+        self._drop_continue_part()  # what an interrupted continue staged before its journal write
         self.j.stop_index = len(self.j.ops)
         try:
             self._stage_and_plan_ops(changes, content, lambda d: True, {}, prefix="c")
@@ -505,6 +506,19 @@ def open_transaction(home: Home) -> Transaction | None:
 def recover(home: Home, state: State) -> tuple[State, str | None]:
     """Finish or undo a transaction a crash left behind. Returns the state and what was done."""
     if not os.path.lexists(home.txn_dir):
+        if state.pending and not state.committed(state.pending):
+            # An abort removed txn/ and died before writing the state: finish it.
+            finished = Event(
+                time=now(),
+                event="aborted",
+                from_level=state.level,
+                to_level=state.level,
+                txn=state.pending,
+                detail="abort finished after an interruption",
+            )
+            state = state.with_event(finished, pending=None)
+            home.save_state(state)
+            return state, f"finished an interrupted abort: the home is at level {state.level}"
         return state, None
     txn = open_transaction(home)
     if txn is None:  # died while staging: the home proper was not touched
