@@ -251,12 +251,16 @@ class Transaction:
         root = self.home.root
         ops = self.j.ops
         installs: list[list[Any]] = []
+        removed: set[str] = set()  # paths this change empties out of the home
         for i, c in enumerate(changes):
             slot = f"{prefix}{i}"
             if c.before is not None:
+                if c.after is None:
+                    removed.add(c.path)
                 if c.before.kind == "dir":
                     if os.listdir(root / c.path):
                         if c.after is None:
+                            removed.discard(c.path)
                             continue  # the operator put files in it: it stays
                         raise UplevelError(
                             f"{c.path}: is a directory with files in it; cannot replace it"
@@ -291,7 +295,6 @@ class Transaction:
         self.j.dirs_created = created
         ops.extend(installs)
         # Directories that the change leaves empty and the target tree does not list go too.
-        removed = {c.path for c in changes if c.after is None and c.before is not None}
         added = {c.path for c in changes if c.after is not None}
         candidates = sorted({d for p in removed for d in parents(p)}, key=lambda d: -d.count("/"))
         gone: set[str] = set()

@@ -196,4 +196,3 @@ def history(root: Path) -> HistoryResult:
         return HistoryResult(
             product=s.state.product, level=s.state.level, events=tuple(events), notes=tuple(s.notes)
         )
-

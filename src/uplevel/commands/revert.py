@@ -89,11 +89,13 @@ def revert(root: Path, *, level: int | None = None, force: bool = False) -> Reve
         chain = chain_to(state, level)
         target: dict[str, Entry | None] = {}
         dir_modes: dict[str, int] = {}
+        created: set[str] = set()
         for t in chain:  # newest first: the oldest `before` wins
             rec = load_record(home, t.id)
             for c in rec["changes"]:
                 target[c["path"]] = Entry.from_dict(c["before"]) if c["before"] else None
             dir_modes.update(rec.get("dirs_removed", {}))
+            created.update(rec.get("dirs_created", []))
         missing = sorted(
             p for p, e in target.items() if e and e.kind == "file" and not home.has_object(e.sha256)
         )
@@ -125,7 +127,8 @@ def revert(root: Path, *, level: int | None = None, force: bool = False) -> Reve
             from_level=state.level,
             to_level=level,
             to_pristine=pristine.digest,
-            target_dirs=lambda d: d in pristine and pristine[d].kind == "dir",
+            # only directories that the reverted updates created may go
+            target_dirs=lambda d: d not in created or (d in pristine and pristine[d].kind == "dir"),
             meta={"reverts": [t.id for t in chain]},
             dir_modes=dir_modes,
         )
