@@ -196,10 +196,7 @@ class Home:
             raise HomeError(
                 f"pristine manifest {digest[:12]}… is missing from {self.manifests}"
             ) from exc
-        manifest = Manifest.from_json_bytes(raw, where=str(path))
-        if manifest.digest != digest:
-            raise HomeError(f"{path}: contents do not match its name (damaged state)")
-        return manifest
+        return Manifest.from_canonical_bytes(raw, digest, where=str(path))
 
     # --- backup store -----------------------------------------------------------------
 

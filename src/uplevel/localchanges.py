@@ -154,3 +154,42 @@ def _same_without_hash(root: Path, rel: str, st: os.stat_result, entry: Entry) -
     if stat.S_ISLNK(st.st_mode):
         return entry.kind == "symlink" and os.readlink(root / rel) == entry.target
     return entry.kind == "dir"
+
+
+def seed_index(home: Home, manifest: Manifest, stats: dict[str, os.stat_result]) -> None:
+    """At adoption every path is pristine by definition: the first status starts warm."""
+    entries = {p: (_key(stats[p]), True) if p in stats else None for p in manifest}
+    _save_index(home, manifest.digest, entries)
+
+
+def rebase_index(home: Home, old_digest: str, new: Manifest, touched: set[str]) -> None:
+    """After a transaction moved the home to pristine `new`: keep the verdicts of every path
+    the transaction did not touch (same bytes, same pristine entry), forget the others.
+    A cache: when there is nothing to carry over, it is simply rebuilt by the next status."""
+    index = _load_index(home, old_digest)
+    if index is None:
+        return
+    entries = {p: None if p in touched else index.get(p) for p in new}
+    _save_index(home, new.digest, entries)
+
+
+def current_entries(home: Home, paths: list[str], pristine: Manifest) -> dict[str, Entry | None]:
+    """The home's entry at each path; a path the index proves pristine is not read again."""
+    from uplevel.scan import read_entry
+
+    index = _load_index(home, pristine.digest) or {}
+    racy_after = time.time_ns() - RACY_NS
+    out: dict[str, Entry | None] = {}
+    for p in paths:
+        known = index.get(p)
+        if known is not None and known[1]:
+            try:
+                st = os.lstat(home.root / p)
+            except (FileNotFoundError, NotADirectoryError):
+                out[p] = None
+                continue
+            if known[0] == _key(st) and st.st_mtime_ns < racy_after:
+                out[p] = pristine[p]
+                continue
+        out[p] = read_entry(home.root, p)
+    return out

@@ -86,9 +86,17 @@ def entry_from_stat(root: Path, rel: str, st: os.stat_result, sha256: str = "") 
     return Entry(kind="file", mode=stat.S_IMODE(st.st_mode), size=st.st_size, sha256=sha256)
 
 
-def read_tree(root: Path, progress: Callable[[int], None] | None = None) -> Manifest:
-    """The manifest of a tree on disk (special files such as sockets are refused)."""
+def read_tree(
+    root: Path,
+    progress: Callable[[int], None] | None = None,
+    stats: dict[str, os.stat_result] | None = None,
+) -> Manifest:
+    """The manifest of a tree on disk (special files such as sockets are refused).
+
+    `stats`, when given, receives the lstat of every path read."""
     items = list(walk(root))
+    if stats is not None:
+        stats.update(items)
     for rel, st in items:
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode) or stat.S_ISDIR(st.st_mode)):
             raise ValueError(f"{root / rel}: not a file, symlink or directory")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from uplevel import fsio
 from uplevel.descriptor import check_channel, check_product
 from uplevel.errors import HomeError, UsageError
 from uplevel.home import Event, Home, State, now
-from uplevel.localchanges import LocalChanges, compare
+from uplevel.localchanges import LocalChanges, compare, seed_index
 from uplevel.scan import read_tree
 from uplevel.session import open_home
 from uplevel.txn import open_transaction
@@ -50,7 +51,8 @@ def init(
     if home.adopted:
         raise HomeError(f"{home.root} is already adopted by uplevel", hint="see `uplevel status`")
     with home.locked():
-        manifest = read_tree(home.root, progress)
+        stats: dict[str, os.stat_result] = {}
+        manifest = read_tree(home.root, progress, stats)
         fsio.makedirs(home.manifests)
         fsio.makedirs(home.objects)
         digest = home.save_manifest(manifest)
@@ -63,6 +65,7 @@ def init(
             history=(Event(time=now(), event="init", from_level=level, to_level=level),),
         )
         home.save_state(state)
+        seed_index(home, manifest, stats)
     return InitResult(
         home=str(home.root),
         product=product,

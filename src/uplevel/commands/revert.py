@@ -17,10 +17,10 @@ from typing import Any
 from uplevel import fsio
 from uplevel.errors import HomeError, UsageError
 from uplevel.home import Event, Home, State, TxnInfo, now
+from uplevel.localchanges import current_entries, rebase_index
 from uplevel.model import Entry
 from uplevel.paths import check_in_home
-from uplevel.plan import same
-from uplevel.scan import read_entry
+from uplevel.plan import changed_paths, same
 from uplevel.session import open_home
 from uplevel.txn import Change, Transaction
 
@@ -104,12 +104,16 @@ def revert(root: Path, *, level: int | None = None, force: bool = False) -> Reve
                 f"the backup store no longer holds {len(missing)} file(s) needed, e.g. {missing[0]}",
                 hint="backups were pruned; revert to that level is not possible",
             )
-        changes = []
-        for p in sorted(target):
+        paths = sorted(target)
+        for p in paths:
             check_in_home(home.root, p)
-            now_entry = read_entry(home.root, p)
-            if not same(now_entry, target[p]):
-                changes.append(Change(path=p, before=now_entry, after=target[p]))
+        current_pristine = home.load_manifest(state.pristine)
+        now_entries = current_entries(home, paths, current_pristine)
+        changes = [
+            Change(path=p, before=now_entries[p], after=target[p])
+            for p in paths
+            if not same(now_entries[p], target[p])
+        ]
         pristine = home.load_manifest(state.levels[level])
 
         def content(c: Change) -> Iterable[bytes]:
@@ -151,6 +155,8 @@ def revert(root: Path, *, level: int | None = None, force: bool = False) -> Reve
             ),
         )
         txn.commit(new_state)
+        touched = {*paths, *changed_paths(current_pristine, pristine)}
+        rebase_index(home, current_pristine.digest, pristine, touched)
         return RevertResult(
             home=str(home.root),
             from_level=state.level,

@@ -17,13 +17,14 @@ from typing import Any, Literal
 from uplevel.bundle import Bundle
 from uplevel.errors import BundleError, UplevelError, UsageError
 from uplevel.home import Event, Home, State, now
+from uplevel.localchanges import current_entries, rebase_index
 from uplevel.merge.text import is_text, merge_text
 from uplevel.model import Entry, Manifest
 from uplevel.paths import check_in_home, check_relative
-from uplevel.plan import Decision, plan_update
+from uplevel.plan import Decision, changed_paths, plan_update
 from uplevel.scan import hash_file, read_entry
 from uplevel.session import open_home
-from uplevel.txn import Change, Transaction, open_transaction, recover, sweep_finals
+from uplevel.txn import Change, Transaction, Verified, open_transaction, recover, sweep_finals
 
 OnConflict = Literal["stop", "new", "local"]
 HELPERS = (".original", ".new", ".merge")
@@ -68,7 +69,7 @@ def _blob_source(bundle: Bundle, home: Home, merged: dict[str, bytes]) -> Any:
         if sha in merged:
             return [merged[sha]]
         if bundle.has_blob(sha):
-            return bundle.blob_chunks(sha)
+            return Verified(bundle.blob_chunks(sha))
         if home.has_object(sha):
             return _file_chunks(home.object_path(sha))
         if c.before is not None and c.before.kind == "file" and c.before.sha256 == sha:
@@ -114,7 +115,7 @@ def apply(
         for p in paths:
             check_relative(p)
             check_in_home(home.root, p)
-        local = {p: read_entry(home.root, p) for p in paths}
+        local = current_entries(home, paths, old)
         decisions = plan_update(old, new, local)
         merged: dict[str, bytes] = {}
         changes: list[Change] = []
@@ -207,6 +208,7 @@ def apply(
         if conflicts:
             detail += f", {len(conflicts)} conflict(s) resolved to {on_conflict}"
         _commit(txn, state, new, desc.from_level, desc.to_level, detail, before=save_manifests)
+        rebase_index(home, old.digest, new, {*paths, *(c.path for c in changes)})
         return result("applied")
 
 
@@ -451,7 +453,12 @@ def continue_(root: Path, *, take: OnConflict | None = None, force: bool = False
 
         txn.extend(changes, content)
         txn.execute(txn.j.stop_index)
-        new = home.load_manifest(txn.j.to_pristine)
+        old, new = home.load_manifest(state.pristine), home.load_manifest(txn.j.to_pristine)
+        touched = {
+            *changed_paths(old, new),
+            *(c.path for c in txn.j.changes),
+            *(c.path for c in changes),
+        }
         committed = _commit(
             txn,
             replace(state, pending=None),
@@ -460,6 +467,7 @@ def continue_(root: Path, *, take: OnConflict | None = None, force: bool = False
             txn.j.to_level,
             f"continued: {len(resolved)} conflict(s) resolved",
         )
+        rebase_index(home, old.digest, new, touched)
         return SettleResult(
             home=str(home.root),
             status="applied",
