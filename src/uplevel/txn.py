@@ -222,13 +222,14 @@ class Transaction:
         """Refuse unsafe paths, cross-filesystem homes and too little space, before any write."""
         root = self.home.root
         seen: set[str] = set()
+        known_dirs: set[str] = set()
         state_dev = os.stat(self.home.state_dir).st_dev
         for c in changes:
             check_relative(c.path)
             if c.path in seen:
                 raise UnsafePathError(f"{c.path}: appears twice in one transaction")
             seen.add(c.path)
-            check_in_home(root, c.path)
+            check_in_home(root, c.path, known_dirs)
             parent = (root / c.path).parent
             while not fsio.is_dir_nofollow(parent):
                 parent = parent.parent

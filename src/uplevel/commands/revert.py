@@ -105,8 +105,9 @@ def revert(root: Path, *, level: int | None = None, force: bool = False) -> Reve
                 hint="backups were pruned; revert to that level is not possible",
             )
         paths = sorted(target)
+        known_dirs: set[str] = set()
         for p in paths:
-            check_in_home(home.root, p)
+            check_in_home(home.root, p, known_dirs)
         current_pristine = home.load_manifest(state.pristine)
         now_entries = current_entries(home, paths, current_pristine)
         changes = [

@@ -112,9 +112,10 @@ def apply(
             )
         new = desc.to_manifest()
         paths = sorted({*desc.changes, *(p for p in old if p not in new)})
+        known_dirs: set[str] = set()
         for p in paths:
             check_relative(p)
-            check_in_home(home.root, p)
+            check_in_home(home.root, p, known_dirs)
         local = current_entries(home, paths, old)
         decisions = plan_update(old, new, local)
         merged: dict[str, bytes] = {}
