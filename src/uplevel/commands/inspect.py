@@ -10,13 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from uplevel import fsio
-from uplevel.descriptor import check_channel, check_product
 from uplevel.errors import HomeError, UsageError
 from uplevel.home import Event, Home, State, now
 from uplevel.localchanges import LocalChanges, compare, seed_index
 from uplevel.scan import read_tree
 from uplevel.session import open_home
-from uplevel.txn import open_transaction
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +39,8 @@ def init(
     progress: Callable[[int], None] | None = None,
 ) -> InitResult:
     """Adopt a home that is pristine at `level`: record its manifest as pristine."""
+    from uplevel.descriptor import check_channel, check_product
+
     check_product(product)
     check_channel(channel)
     if level < 0:
@@ -103,6 +103,8 @@ class StatusResult:
 def _pending(home: Home, state: State) -> dict[str, Any] | None:
     if not state.pending:
         return None
+    from uplevel.txn import open_transaction
+
     txn = open_transaction(home)
     if txn is None:
         return {"transaction": state.pending, "conflicts": []}
