@@ -140,7 +140,31 @@ def _notes(notes: Any) -> None:
 # --- commands -----------------------------------------------------------------------------
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose heavier subcommands (repository, server) live in their own modules and
+    are imported only when used, so `uplevel status` does not pay for FastAPI or TUF."""
+
+    lazy: dict[str, str] = {
+        "repo": "uplevel.cli_repo:repo",
+        "serve": "uplevel.cli_repo:serve",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            import importlib
+
+            module, attr = self.lazy[name].split(":")
+            try:
+                self.add_command(getattr(importlib.import_module(module), attr), name)
+            except (ImportError, AttributeError):
+                return None
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="uplevel")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
