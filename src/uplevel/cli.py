@@ -146,7 +146,7 @@ class LazyGroup(click.Group):
 
     lazy: dict[str, str] = {
         "repo": "uplevel.cli_repo:repo",
-        "serve": "uplevel.cli_repo:serve",
+        "serve": "uplevel.cli_serve:serve",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
