@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import click
 
@@ -144,7 +144,7 @@ class LazyGroup(click.Group):
     """A group whose heavier subcommands (repository, server) live in their own modules and
     are imported only when used, so `uplevel status` does not pay for FastAPI or TUF."""
 
-    lazy: dict[str, str] = {
+    lazy: ClassVar[dict[str, str]] = {
         "repo": "uplevel.cli_repo:repo",
         "serve": "uplevel.cli_serve:serve",
     }

@@ -12,9 +12,9 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from uplevel.bundle import Bundle
+from uplevel.bundle import Bundle, BundleDescriptor
 from uplevel.errors import BundleError, UplevelError, UsageError
 from uplevel.home import Event, Home, State, now
 from uplevel.localchanges import current_entries, rebase_index
@@ -27,6 +27,21 @@ from uplevel.session import open_home
 from uplevel.txn import Change, Transaction, Verified, open_transaction, recover, sweep_finals
 
 OnConflict = Literal["stop", "new", "local"]
+
+
+class UpdateSource(Protocol):
+    """What apply needs: a verified descriptor and the blobs it names (Bundle is one)."""
+
+    @property
+    def descriptor(self) -> BundleDescriptor: ...
+
+    def has_blob(self, sha256: str) -> bool: ...
+
+    def blob_chunks(self, sha256: str) -> Iterator[bytes]: ...
+
+    def read_blob(self, sha256: str) -> bytes: ...
+
+
 HELPERS = (".original", ".new", ".merge")
 
 
@@ -60,7 +75,7 @@ class ApplyResult:
         }
 
 
-def _blob_source(bundle: Bundle, home: Home, merged: dict[str, bytes]) -> Any:
+def _blob_source(bundle: UpdateSource, home: Home, merged: dict[str, bytes]) -> Any:
     """Content for a change: merged bytes, the bundle, the backup store, or the home itself."""
 
     def content(c: Change) -> Iterable[bytes]:
@@ -97,9 +112,32 @@ def apply(
     on_conflict: OnConflict = "stop",
     force: bool = False,
 ) -> ApplyResult:
+    """In-place update from an offline bundle file."""
+    with Bundle(bundle_path) as bundle:
+        return apply_source(
+            root,
+            bundle,
+            label=bundle_path.name,
+            dry_run=dry_run,
+            on_conflict=on_conflict,
+            force=force,
+        )
+
+
+def apply_source(
+    root: Path,
+    bundle: UpdateSource,
+    *,
+    label: str,
+    dry_run: bool = False,
+    on_conflict: OnConflict = "stop",
+    force: bool = False,
+) -> ApplyResult:
+    """In-place update from any verified source of a descriptor and its blobs (a bundle file,
+    or what the online client fetched): plan, merge, then one transaction."""
     if on_conflict not in ("stop", "new", "local"):
         raise UsageError(f"--on-conflict must be stop, new or local, not {on_conflict!r}")
-    with open_home(root, change=not dry_run, force=force) as s, Bundle(bundle_path) as bundle:
+    with open_home(root, change=not dry_run, force=force) as s:
         home, state = s.home, s.state
         desc = bundle.descriptor
         notes = list(s.notes)
@@ -183,7 +221,7 @@ def apply(
             keep=keep,
             conflicts=[c.to_dict() for c in conflicts] if stopping else [],
             meta={
-                "bundle": bundle_path.name,
+                "source": label,
                 "updates": [u.to_dict() for u in desc.updates],
                 "on_conflict": on_conflict,
             },
@@ -264,7 +302,7 @@ def _bytes_entry(data: bytes, mode: int) -> Entry:
     return Entry(kind="file", mode=mode, size=len(data), sha256=_sha(data))
 
 
-def _content(home: Home, bundle: Bundle, entry: Entry | None) -> bytes | None:
+def _content(home: Home, bundle: UpdateSource, entry: Entry | None) -> bytes | None:
     if entry is None or entry.kind != "file":
         return None
     if bundle.has_blob(entry.sha256):
@@ -274,7 +312,7 @@ def _content(home: Home, bundle: Bundle, entry: Entry | None) -> bytes | None:
     return None
 
 
-def _merge(home: Home, bundle: Bundle, d: Decision) -> tuple[bool, bytes | None]:
+def _merge(home: Home, bundle: UpdateSource, d: Decision) -> tuple[bool, bytes | None]:
     """(clean, merged bytes) of a three-way text merge; (False, None) when not mergeable."""
     base = _content(home, bundle, d.base)
     theirs = _content(home, bundle, d.upstream)
@@ -285,7 +323,7 @@ def _merge(home: Home, bundle: Bundle, d: Decision) -> tuple[bool, bytes | None]
     return result.clean, result.merged
 
 
-def _two_way(bundle: Bundle, home: Home, d: Decision) -> bytes | None:
+def _two_way(bundle: UpdateSource, home: Home, d: Decision) -> bytes | None:
     """A best-effort f.merge for add/add conflicts between two text files."""
     if d.local is None or d.local.kind != "file" or d.base is not None:
         return None
@@ -331,7 +369,7 @@ class _Conflict:
             "helpers": sorted(self.helper_bytes),
         }
 
-    def helper_changes(self, home: Home, bundle: Bundle) -> list[Change]:
+    def helper_changes(self, home: Home, bundle: UpdateSource) -> list[Change]:
         """f.original, f.new and f.merge beside f (refused if one of them exists already)."""
         d = self.decision
         wanted = {
