@@ -358,8 +358,15 @@ def apply(
     """In-place update from an offline BUNDLE."""
     from uplevel.commands import update
 
-    with run(ctx, "apply", as_json) as out:
-        r = update.apply(home, bundle, dry_run=dry_run, on_conflict=on_conflict, force=force)  # type: ignore[arg-type]
+    with run(ctx, "apply", as_json) as out, progress("staging", None, not as_json) as cb:
+        r = update.apply(
+            home,
+            bundle,
+            dry_run=dry_run,
+            on_conflict=on_conflict,  # type: ignore[arg-type]
+            force=force,
+            progress=cb,
+        )
         out.finish(r, _render_apply, r.exit_code)
 
 

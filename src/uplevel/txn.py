@@ -176,6 +176,7 @@ class Transaction:
         conflicts: list[dict[str, Any]] | None = None,
         meta: dict[str, Any] | None = None,
         dir_modes: dict[str, int] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> Transaction:
         """Check, stage and journal `changes`. Nothing in the home proper changes here.
 
@@ -205,7 +206,9 @@ class Transaction:
         try:
             fsio.mkdir(txn.dir / "stage", 0o700)
             fsio.mkdir(txn.dir / "backup", 0o700)
-            txn._stage_and_plan_ops(changes, content, target_dirs, dir_modes or {}, prefix="")
+            txn._stage_and_plan_ops(
+                changes, content, target_dirs, dir_modes or {}, prefix="", progress=progress
+            )
             for i, (sha, chunks) in enumerate((keep or {}).items()):
                 slot = f"keep{i}"
                 fsio.write_new(txn.dir / "stage" / slot, iter(chunks), mode=0o444)
@@ -257,6 +260,7 @@ class Transaction:
         dir_modes: dict[str, int],
         *,
         prefix: str,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
         """Stage new contents and write the steps: old entries out, parents in, new entries in,
         then directories the change leaves empty."""
@@ -292,6 +296,8 @@ class Transaction:
                 fsio.symlink(c.after.target, staged)
             else:
                 self._stage_file(c, content(c), staged)
+                if progress:
+                    progress(c.after.size)
             installs.append(["rename", f"T/stage/{slot}", f"H/{c.path}"])
         created = sorted(
             {

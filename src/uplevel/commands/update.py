@@ -111,6 +111,7 @@ def apply(
     dry_run: bool = False,
     on_conflict: OnConflict = "stop",
     force: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> ApplyResult:
     """In-place update from an offline bundle file."""
     with Bundle(bundle_path) as bundle:
@@ -121,6 +122,7 @@ def apply(
             dry_run=dry_run,
             on_conflict=on_conflict,
             force=force,
+            progress=progress,
         )
 
 
@@ -132,6 +134,7 @@ def apply_source(
     dry_run: bool = False,
     on_conflict: OnConflict = "stop",
     force: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> ApplyResult:
     """In-place update from any verified source of a descriptor and its blobs (a bundle file,
     or what the online client fetched): plan, merge, then one transaction."""
@@ -219,6 +222,7 @@ def apply_source(
             to_pristine=new.digest,
             target_dirs=lambda d: d in new and new[d].kind == "dir",
             keep=keep,
+            progress=progress,
             conflicts=[c.to_dict() for c in conflicts] if stopping else [],
             meta={
                 "source": label,
