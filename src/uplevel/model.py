@@ -33,9 +33,6 @@ class Entry:
     sha256: str = ""
     target: str = ""  # symlinks only
 
-    def same_content(self, other: Entry | None) -> bool:
-        return other is not None and self == other
-
     def to_dict(self) -> dict[str, Any]:
         if self.kind == "file":
             return {
@@ -64,10 +61,6 @@ class Entry:
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{where}: {exc}") from exc
         raise ValueError(f"{where}.kind must be file, symlink or dir, not {kind!r}")
-
-
-def file_entry(*, mode: int, size: int, sha256: str) -> Entry:
-    return Entry(kind="file", mode=mode, size=size, sha256=sha256)
 
 
 class Manifest(Mapping[str, Entry]):

@@ -24,7 +24,15 @@ from uplevel.paths import check_in_home, check_relative
 from uplevel.plan import Decision, changed_paths, plan_update
 from uplevel.scan import hash_file, read_entry
 from uplevel.session import open_home
-from uplevel.txn import Change, Transaction, Verified, open_transaction, recover, sweep_finals
+from uplevel.txn import (
+    Change,
+    Content,
+    Transaction,
+    Verified,
+    open_transaction,
+    recover,
+    sweep_finals,
+)
 
 OnConflict = Literal["stop", "new", "local"]
 
@@ -42,13 +50,10 @@ class UpdateSource(Protocol):
     def read_blob(self, sha256: str) -> bytes: ...
 
 
-HELPERS = (".original", ".new", ".merge")
-
-
 @dataclass(frozen=True, kw_only=True)
 class ApplyResult:
     home: str
-    status: str  # applied | conflicts | dry-run | up-to-date
+    status: str  # applied | conflicts | dry-run
     from_level: int
     to_level: int
     plan: tuple[dict[str, Any], ...]
@@ -75,7 +80,7 @@ class ApplyResult:
         }
 
 
-def _blob_source(bundle: UpdateSource, home: Home, merged: dict[str, bytes]) -> Any:
+def _blob_source(bundle: UpdateSource, home: Home, merged: dict[str, bytes]) -> Content:
     """Content for a change: merged bytes, the bundle, the backup store, or the home itself."""
 
     def content(c: Change) -> Iterable[bytes]:
