@@ -71,5 +71,46 @@ def run_timed(cmd: Sequence[str] | str, *, cwd: Path | None = None, check: bool 
     return timed
 
 
+def _tree_pss(root: int) -> int:
+    """Summed PSS (bytes) of `root` and its descendants; PSS shares each page out among the
+    processes that map it, so forked workers are not double-counted as summed RSS would be."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except OSError:
+            continue
+    return total
+
+
+def tree_peak_pss(cmd: Sequence[str], interval: float = 0.005) -> tuple[int, int]:
+    """Run `cmd` untimed, polling /proc; return (peak summed PSS of its process tree, exit code).
+
+    Why besides wait4: `ru_maxrss` is the largest single process, so a command that hashes
+    in worker processes looks smaller than the memory it really holds. Polling costs CPU,
+    so this runs apart from the timed runs.
+    """
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_pss(proc.pid))
+        time.sleep(interval)
+    return peak, proc.returncode
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
