@@ -108,6 +108,16 @@ def run(ctx: click.Context, command: str, as_json: bool) -> Iterator[Output]:
         if ctx.obj.get("debug"):
             raise
         out.fail(UplevelError(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")))
+    except Exception as exc:
+        if ctx.obj.get("debug"):
+            raise
+        out.fail(
+            UplevelError(
+                f"unexpected error: {type(exc).__name__}: {exc}",
+                hint="this is a bug in uplevel; run again with --debug for the traceback and report it "
+                "(an interrupted change is rolled back by the next command)",
+            )
+        )
 
 
 @contextlib.contextmanager
@@ -178,25 +188,90 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def _server_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--token-file",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="File holding the subscriber token (else $UPLEVEL_TOKEN, else `uplevel login`'s).",
+    )(f)
+    return click.option(
+        "--ca-bundle",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="CA certificates to trust for the server (else $UPLEVEL_CA_BUNDLE, else the system's).",
+    )(f)
+
+
 @cli.command()
 @_home_option
 @click.option("--product", required=True, help="NAME-VERSION, e.g. wso2am-4.2.0.")
 @click.option(
-    "--level", type=int, default=0, show_default=True, help="The level the home is pristine at."
+    "--level",
+    type=int,
+    default=None,
+    help="The level the home is pristine at (default 0; with --server: found by comparing).",
 )
 @click.option(
     "--channel", type=click.Choice(["full", "security"]), default="full", show_default=True
 )
+@click.option("--server", help="Update server URL: pin its root of trust and follow it.")
+@click.option(
+    "--root",
+    "root_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="With --server: the repository's root.json obtained out of band (else trust on first use).",
+)
+@_server_options
 @_json_option
 @click.pass_context
 def init(
-    ctx: click.Context, home: Path, product: str, level: int, channel: str, as_json: bool
+    ctx: click.Context,
+    home: Path,
+    product: str,
+    level: int | None,
+    channel: str,
+    server: str | None,
+    root_file: Path | None,
+    token_file: Path | None,
+    ca_bundle: Path | None,
+    as_json: bool,
 ) -> None:
-    """Adopt a home that is pristine at LEVEL: record its manifest."""
+    """Adopt a home: record what pristine means for it, at LEVEL."""
     from uplevel.commands import inspect
 
+    if server:
+        from uplevel.commands import online
+
+        def human_server(r: online.ServerInitResult) -> None:
+            how = "identified by comparing with the server" if r.found_level else "as given"
+            click.echo(
+                f"adopted {r.home}: {r.product} level {r.level} ({r.channel}), {how}; server {r.server}"
+            )
+            for sc in r.scores:
+                click.echo(
+                    f"  level {sc['level']}: {sc['matching']} files match, {sc['differing']} differ, "
+                    f"{sc['missing']} missing"
+                )
+            loc = r.local
+            click.echo(
+                f"local changes: {len(loc.modified)} modified, {len(loc.added)} added, {len(loc.deleted)} deleted"
+            )
+            _show_changes(loc)
+
+        with run(ctx, "init", as_json) as out, progress("hashing", None, not as_json) as cb:
+            rs = online.init_from_server(
+                home,
+                server=server,
+                product=product,
+                channel=channel,
+                level=level,
+                token_file=token_file,
+                root_file=root_file,
+                ca_bundle=ca_bundle,
+                progress=cb,
+            )
+            out.finish(rs, human_server)
     with run(ctx, "init", as_json) as out, progress("hashing", None, not as_json) as cb:
-        r = inspect.init(home, product=product, level=level, channel=channel, progress=cb)
+        r = inspect.init(home, product=product, level=level or 0, channel=channel, progress=cb)
         out.finish(
             r,
             lambda r: click.echo(
@@ -559,6 +634,158 @@ def bundle_create(
             progress=cb,
         )
         out.finish(r, human)
+
+
+@cli.command()
+@_home_option
+@_server_options
+@_json_option
+@click.pass_context
+def check(
+    ctx: click.Context, home: Path, token_file: Path | None, ca_bundle: Path | None, as_json: bool
+) -> None:
+    """Levels available on the server, with a summary."""
+    from uplevel.commands import online
+
+    def human(r: online.CheckResult) -> None:
+        if not r.available:
+            click.echo(f"{r.product} is up to date at level {r.level} ({r.channel} channel)")
+            return
+        d = r.to_dict()
+        sev = f", highest severity {d['highest_severity']}" if d["highest_severity"] else ""
+        click.echo(
+            f"{r.product} at level {r.level}: {len(r.available)} update(s) available up to level "
+            f"{r.available[-1]} ({d['security_updates']} security{sev})"
+        )
+        for u in d["updates"]:
+            click.echo(
+                f"  level {u['level']}: {u['title']}" + (" [security]" if u["security"] else "")
+            )
+
+    with run(ctx, "check", as_json) as out:
+        out.finish(online.check(home, token_file=token_file, ca_bundle=ca_bundle), human)
+
+
+@cli.command()
+@_home_option
+@click.option("--level", type=int, help="The level to go to (default: the newest).")
+@click.option("--dry-run", is_flag=True, help="Print the plan; download and change nothing.")
+@click.option(
+    "--on-conflict", type=click.Choice(["stop", "new", "local"]), default="stop", show_default=True
+)
+@_force_option
+@_server_options
+@_json_option
+@click.pass_context
+def update(
+    ctx: click.Context,
+    home: Path,
+    level: int | None,
+    dry_run: bool,
+    on_conflict: str,
+    force: bool,
+    token_file: Path | None,
+    ca_bundle: Path | None,
+    as_json: bool,
+) -> None:
+    """In-place update from the server: verified download, then apply."""
+    from uplevel.commands import online
+
+    def human(r: online.UpdateResult) -> None:
+        if r.apply is None:
+            click.echo(f"up to date at level {r.level}")
+            return
+        t = r.downloaded
+        if any(t.values()):
+            click.echo(
+                f"fetched {t.get('downloaded', 0):,} bytes; {t.get('copied', 0):,} bytes reused from the home, "
+                f"{t.get('cached', 0):,} from an earlier attempt"
+            )
+        _render_apply(r.apply)
+
+    with run(ctx, "update", as_json) as out, progress("downloading", None, not as_json) as cb:
+        r = online.update(
+            home,
+            level=level,
+            dry_run=dry_run,
+            on_conflict=on_conflict,  # type: ignore[arg-type]
+            force=force,
+            token_file=token_file,
+            ca_bundle=ca_bundle,
+            progress=cb,
+        )
+        out.finish(r, human, r.exit_code)
+
+
+@cli.command()
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="An adopted home (its server and product).",
+)
+@click.option("--server", help="Server URL (with --product, when no home is given).")
+@click.option("--product", help="NAME-VERSION (with --server).")
+@click.option(
+    "--channel", type=click.Choice(["full", "security"]), default="full", show_default=True
+)
+@click.option("--from", "from_level", type=int, required=True)
+@click.option("--to", "to_level", type=int, required=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@_server_options
+@click.pass_context
+def summary(
+    ctx: click.Context,
+    home: Path | None,
+    server: str | None,
+    product: str | None,
+    channel: str,
+    from_level: int,
+    to_level: int,
+    fmt: str,
+    token_file: Path | None,
+    ca_bundle: Path | None,
+) -> None:
+    """Changelog between two levels: fixes, advisories, instructions, files."""
+    from uplevel.commands import online
+
+    with run(ctx, "summary", fmt == "json") as out:
+        log = online.summary(
+            home_dir=home,
+            server=server,
+            product=product,
+            channel=channel,
+            from_level=from_level,
+            to_level=to_level,
+            token_file=token_file,
+            ca_bundle=ca_bundle,
+        )
+        out.finish(log, lambda r: click.echo(r.to_markdown()))
+
+
+@cli.command()
+@click.option("--server", required=True, help="Server URL.")
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Read the token from this file (else it is asked for, without echo).",
+)
+@_json_option
+@click.pass_context
+def login(ctx: click.Context, server: str, token_file: Path | None, as_json: bool) -> None:
+    """Check a subscriber token against SERVER and keep it in the credentials file (0600)."""
+    from uplevel.commands import online
+
+    with run(ctx, "login", as_json) as out:
+        if token_file is not None:
+            token = token_file.read_text().strip()
+        elif sys.stdin.isatty():
+            token = click.prompt("token", hide_input=True).strip()
+        else:
+            token = sys.stdin.readline().strip()
+        if not token:
+            raise UplevelError("no token given")
+        r = online.login(server, token)
+        out.finish(r, lambda r: click.echo(f"token for {r.server} stored in {r.credentials}"))
 
 
 @cli.command()

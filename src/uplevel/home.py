@@ -8,6 +8,8 @@ Layout (docs/state-format.md):
     updates/uplevel/txn/                     the one transaction in progress (journal.json)
     updates/uplevel/statcache.bin            stat data → verdict, so status reads only what moved
     updates/uplevel/lock                     flock: one uplevel per home
+    updates/uplevel/tuf/                     pinned root and trusted TUF metadata (online homes)
+    updates/uplevel/downloads/<sha256>       verified blobs fetched for an update in progress
 state.json is the commit point of every transaction: it is only ever replaced
 whole through fsio.write_durable.
 """
@@ -81,6 +83,7 @@ class State:
     transactions: tuple[TxnInfo, ...] = ()
     history: tuple[Event, ...] = ()
     pending: str | None = None  # id of a transaction stopped on conflicts
+    server: str | None = None  # update server URL when adopted with --server
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +96,7 @@ class State:
             "transactions": [t.to_dict() for t in self.transactions],
             "history": [e.to_dict() for e in self.history],
             "pending": self.pending,
+            "server": self.server,
         }
 
     @classmethod
@@ -115,6 +119,7 @@ class State:
                 transactions=tuple(TxnInfo(**t) for t in d["transactions"]),
                 history=tuple(Event(**e) for e in d["history"]),
                 pending=d.get("pending"),
+                server=d.get("server"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise HomeError(f"{where}: malformed ({exc})") from exc
@@ -139,6 +144,8 @@ class Home:
         self.txn_dir = self.state_dir / "txn"
         self.statcache = self.state_dir / "statcache.bin"
         self.lock_file = self.state_dir / "lock"
+        self.tuf_dir = self.state_dir / "tuf"  # the pinned root and trusted TUF metadata
+        self.downloads = self.state_dir / "downloads"  # verified blobs of an update in progress
 
     @property
     def adopted(self) -> bool:
