@@ -117,3 +117,34 @@ def write_level(root: Path, level: int) -> None:
     link = root / "bin/wso2server.sh"
     if not os.path.lexists(link):
         os.symlink("api-manager.sh", link)
+
+
+def write_security_fix(root: Path) -> None:
+    """Turn a level-1 tree into the next level with a security fix that touches only files
+    level 1 left alone, so the same update also applies to the security channel's level 0."""
+    sh = root / "bin/api-manager.sh"
+    sh.write_text(
+        sh.read_text().replace("-Xmx1024m", "-Xmx1024m -Djdk.tls.ephemeralDHKeySize=2048")
+    )
+    jar = root / "repository/components/plugins/org.wso2.carbon.core_7.0.7.jar"
+    jar.write_bytes(_blob("core7-security", 11_500))
+
+
+def write_pack(tree: Path, pack: Path, top: str = PRODUCT) -> None:
+    """Zip a tree the way WSO2 ships packs: one top folder, modes and symlinks kept."""
+    import stat
+    import zipfile
+
+    with zipfile.ZipFile(pack, "w", zipfile.ZIP_DEFLATED) as z:
+        for path in sorted(tree.rglob("*")):
+            rel = path.relative_to(tree).as_posix()
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                info = zipfile.ZipInfo(f"{top}/{rel}")
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+                z.writestr(info, os.readlink(path))
+            elif stat.S_ISDIR(st.st_mode):
+                if not any(path.iterdir()):
+                    z.write(path, f"{top}/{rel}/")
+            else:
+                z.write(path, f"{top}/{rel}")

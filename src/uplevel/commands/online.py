@@ -96,36 +96,50 @@ def init_from_server(
         raise UsageError(f"{root} is not a directory")
     if home.adopted:
         raise HomeError(f"{home.root} is already adopted by uplevel", hint="see `uplevel status`")
+    created = [d for d in (home.state_dir.parent, home.state_dir) if not d.exists()]
+    try:
+        return _adopt_from_server(
+            home, server, product, channel, level, token_file, root_file, ca_bundle, progress
+        )
+    except BaseException:
+        for d in reversed(created):  # a refused adoption leaves no trace in the home
+            shutil.rmtree(d, ignore_errors=True)
+        raise
+
+
+def _adopt_from_server(
+    home: Home,
+    server: str,
+    product: str,
+    channel: str,
+    level: int | None,
+    token_file: Path | None,
+    root_file: Path | None,
+    ca_bundle: Path | None,
+    progress: Callable[[int], None] | None,
+) -> ServerInitResult:
     with home.locked():
         remote = _remote(home, server, token_file, ca_bundle)
-        try:
-            bootstrap = root_file.read_bytes() if root_file else remote.fetch_initial_root()
-            remote.refresh(bootstrap)
-            levels = remote.levels(product, channel)
-            if not levels:
-                raise ServerError(
-                    f"{server} publishes no level of {product} in the {channel} channel"
-                )
-            stats: dict[str, os.stat_result] = {}
-            tree = read_tree(home.root, progress, stats)
-            scores: list[dict[str, int]] = []
-            if level is None:
-                candidates = {n: remote.level_manifest(product, channel, n) for n in levels}
-                best, all_scores = closest_level(
-                    {n: m.manifest for n, m in candidates.items()}, tree
-                )
-                level = best.level
-                scores = [s.__dict__ for s in all_scores]
-                published = candidates[level]
-            elif level not in levels:
-                raise UsageError(
-                    f"level {level} is not published (levels: {', '.join(map(str, levels))})"
-                )
-            else:
-                published = remote.level_manifest(product, channel, level)
-        except BaseException:
-            shutil.rmtree(home.tuf_dir, ignore_errors=True)
-            raise
+        bootstrap = root_file.read_bytes() if root_file else remote.fetch_initial_root()
+        remote.refresh(bootstrap)
+        levels = remote.levels(product, channel)
+        if not levels:
+            raise ServerError(f"{server} publishes no level of {product} in the {channel} channel")
+        stats: dict[str, os.stat_result] = {}
+        tree = read_tree(home.root, progress, stats)
+        scores: list[dict[str, int]] = []
+        if level is None:
+            candidates = {n: remote.level_manifest(product, channel, n) for n in levels}
+            best, all_scores = closest_level({n: m.manifest for n, m in candidates.items()}, tree)
+            level = best.level
+            scores = [s.__dict__ for s in all_scores]
+            published = candidates[level]
+        elif level not in levels:
+            raise UsageError(
+                f"level {level} is not published (levels: {', '.join(map(str, levels))})"
+            )
+        else:
+            published = remote.level_manifest(product, channel, level)
         fsio.makedirs(home.manifests)
         fsio.makedirs(home.objects)
         digest = home.save_manifest(published.manifest)

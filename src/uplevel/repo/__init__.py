@@ -16,6 +16,7 @@ Modules, each with one job:
     update     add-update (bundle, trees, or any source of changes)
     catalog    list products, channels and levels
     tokens     subscriber tokens and the authorisation rule the server applies
+    tufapi     the python-tuf / securesystemslib names used here, imported once (typing)
 
 Importing this package imports nothing heavy: the server and the client import the
 modules they need.

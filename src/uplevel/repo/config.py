@@ -18,6 +18,8 @@ from uplevel.errors import HomeError, UsageError
 
 CONFIG_SCHEMA = 1
 ROLES = ("root", "targets", "snapshot", "timestamp")
+CHAIN_ROLES = ("targets", "snapshot", "timestamp")
+"""The online roles, in the order they are re-signed: each names the version of the one before."""
 DEFAULT_EXPIRES_DAYS = {"root": 365, "targets": 90, "snapshot": 7, "timestamp": 1}
 MAX_THRESHOLD = 16
 _DURATION = re.compile(r"^([1-9][0-9]*)([smhdw]?)$")

@@ -13,12 +13,11 @@ import stat
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from securesystemslib.signer import CryptoSigner, SSlibKey
-from tuf.api.metadata import Root
 
 from uplevel import fsio
 from uplevel.errors import UplevelError, UsageError
 from uplevel.repo.layout import RepoLayout
+from uplevel.repo.tufapi import CryptoSigner, Root, SSlibKey
 
 KEY_FILE_MODE = 0o600
 KEY_DIR_MODE = 0o700

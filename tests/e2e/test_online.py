@@ -1,0 +1,334 @@
+"""The online flow end to end over real HTTP on 127.0.0.1, every step through the real CLI:
+publish, serve, init --server, check, update in steps and in one jump, summary; and attacks
+on the server's files, each refused with the home untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli, snapshot
+from uplevel.sample import PRODUCT, write_level, write_pack, write_security_fix
+
+LOCK = "updates/uplevel/lock"
+
+
+@dataclass
+class Published:
+    repo: Path
+    trees: dict[int, Path]
+    url: str
+    token: str
+
+    def env(self) -> dict[str, str]:
+        return {"UPLEVEL_TOKEN": self.token}
+
+
+def _publish(root: Path) -> tuple[Path, dict[int, Path]]:
+    trees = {n: root / f"level{n}" for n in (0, 1)}
+    for n, tree in trees.items():
+        tree.mkdir(parents=True)
+        write_level(tree, n)
+    trees[2] = root / "level2"
+    shutil.copytree(trees[1], trees[2], symlinks=True)
+    write_security_fix(trees[2])
+    trees[3] = root / "level3"
+    shutil.copytree(trees[2], trees[3], symlinks=True)
+    conf = trees[3] / "repository/conf/deployment.toml"
+    conf.write_text(conf.read_text() + "\n[apim.ai]\nenable = true\n")
+    pack = root / "pack.zip"
+    write_pack(trees[0], pack)
+    repo = root / "repo"
+    run_cli("repo", "init", repo, check=0)
+    run_cli("repo", "add-product", repo, "--pack", pack, "--product", PRODUCT, check=0)
+    for n, extra in ((1, []), (2, ["--security", "--advisory", "WSO2-2026-1=high"]), (3, [])):
+        run_cli(
+            "repo",
+            "add-update",
+            repo,
+            "--product",
+            PRODUCT,
+            "--from-tree",
+            trees[n - 1],
+            "--to-tree",
+            trees[n],
+            "--title",
+            f"update {n}",
+            *extra,
+            check=0,
+        )
+    return repo, trees
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
+    root = tmp_path_factory.mktemp("online")
+    repo, trees = _publish(root)
+    token = run_cli(
+        "repo",
+        "token",
+        "create",
+        repo,
+        "--subscriber",
+        "acme",
+        "--product",
+        "wso2am-*",
+        "--channel",
+        "full",
+        "--json",
+        check=0,
+    ).json["result"]["token"]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uplevel",
+            "serve",
+            str(repo),
+            "--port",
+            "0",
+            "--access-log",
+            str(root / "access.log"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    assert " at " in line, line
+    try:
+        yield Published(repo, trees, line.rsplit(" at ", 1)[1].strip(), token)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _home(p: Published, tmp: Path, name: str = "home", level: int = 0) -> Path:
+    home = tmp / name
+    shutil.copytree(p.trees[level], home, symlinks=True)
+    return home
+
+
+def _init(p: Published, home: Path, *extra: str) -> dict[str, object]:
+    r = run_cli(
+        "init",
+        "--home",
+        home,
+        "--product",
+        PRODUCT,
+        "--server",
+        p.url,
+        "--json",
+        *extra,
+        env=p.env(),
+        check=0,
+    )
+    return r.json["result"]  # type: ignore[no-any-return]
+
+
+def _state(home: Path) -> dict[str, object]:
+    return json.loads((home / "updates/uplevel/state.json").read_text())  # type: ignore[no-any-return]
+
+
+def test_init_identifies_the_level_and_local_changes(published: Published, tmp_path: Path) -> None:
+    home = _home(published, tmp_path, level=1)
+    conf = home / "repository/conf/deployment.toml"
+    conf.write_text(
+        conf.read_text().replace('hostname = "localhost"', 'hostname = "apim.example.com"')
+    )
+    result = _init(published, home)
+    assert result["level"] == 1 and result["level_identified"] is True
+    assert result["local_changes"] == {
+        "modified": ["repository/conf/deployment.toml"],
+        "added": [],
+        "deleted": [],
+    }
+    assert (home / "updates/uplevel/tuf/root.json").is_file()
+
+
+def test_check_update_in_steps_and_summary(published: Published, tmp_path: Path) -> None:
+    home = _home(published, tmp_path)
+    conf = home / "repository/conf/deployment.toml"
+    conf.write_text(
+        conf.read_text().replace('hostname = "localhost"', 'hostname = "apim.example.com"')
+    )
+    _init(published, home, "--level", "0")
+    check = run_cli("check", "--home", home, "--json", env=published.env(), check=0).json["result"]
+    assert check["available"] == [1, 2, 3]
+    assert check["security_updates"] == 1 and check["highest_severity"] == "high"
+    assert [u["title"] for u in check["updates"]] == ["update 1", "update 2", "update 3"]
+    before = snapshot(home)
+    dry = run_cli("update", "--home", home, "--dry-run", "--json", env=published.env(), check=0)
+    assert dry.json["result"]["status"] == "dry-run"
+    assert snapshot(home) == before
+    run_cli("update", "--home", home, "--level", "1", env=published.env(), check=0)
+    assert _state(home)["level"] == 1
+    r = run_cli("update", "--home", home, "--json", env=published.env(), check=0).json["result"]
+    assert r["status"] == "applied" and r["to_level"] == 3
+    text = conf.read_text()
+    assert (
+        'hostname = "apim.example.com"' in text
+        and "[apim.throttling]" in text
+        and "[apim.ai]" in text
+    )
+    for p in ("bin/api-manager.sh", "repository/components/plugins/org.wso2.carbon.core_7.0.7.jar"):
+        assert (home / p).read_bytes() == (published.trees[3] / p).read_bytes()
+    assert run_cli("update", "--home", home, "--json", env=published.env(), check=0).json[
+        "result"
+    ] == {"status": "up-to-date", "level": 3, "transfer": {}}
+    md = run_cli(
+        "summary", "--home", home, "--from", "0", "--to", "3", env=published.env(), check=0
+    ).stdout
+    for text in (
+        "update 1",
+        "update 2 [security]",
+        "WSO2-2026-1 (high)",
+        "`repository/conf/deployment.toml`",
+    ):
+        assert text in md
+    js = run_cli(
+        "summary",
+        "--server",
+        published.url,
+        "--product",
+        PRODUCT,
+        "--from",
+        "1",
+        "--to",
+        "2",
+        "--format",
+        "json",
+        env=published.env(),
+        check=0,
+    ).json["result"]
+    assert [u["level"] for u in js["updates"]] == [2]
+
+
+def test_one_jump_fetches_each_content_once(published: Published, tmp_path: Path) -> None:
+    """deployment.toml changes at levels 1 and 3: the jump fetches only its level-3 bytes."""
+    home = _home(published, tmp_path)
+    _init(published, home, "--level", "0")
+    r = run_cli("update", "--home", home, "--json", env=published.env(), check=0).json["result"]
+    from uplevel.scan import read_tree
+
+    old, new = read_tree(published.trees[0]), read_tree(published.trees[3])
+    distinct = {e.sha256: e.size for p, e in new.items() if e.kind == "file" and old.get(p) != e}
+    stored = sum(
+        (published.repo / "blobs" / h[:2] / h).stat().st_size
+        if (published.repo / "blobs" / h[:2] / h).exists()
+        else (published.repo / "blobs" / h[:2] / f"{h}.zst").stat().st_size
+        for h in distinct
+    )
+    assert r["transfer"]["downloaded"] == stored
+    assert snapshot(home) == snapshot(published.trees[3])
+
+
+def test_tampered_blob_is_refused_and_home_untouched(published: Published, tmp_path: Path) -> None:
+    home = _home(published, tmp_path)
+    _init(published, home, "--level", "2")
+    before = snapshot(home, include_state=True)
+    before.pop(LOCK)
+    conf_sha = [h for h in _changed_blobs(published, 2, 3)]
+    assert conf_sha
+    victims = []
+    for h in conf_sha:
+        for name in (h, f"{h}.zst"):
+            path = published.repo / "blobs" / h[:2] / name
+            if path.exists():
+                victims.append((path, path.read_bytes()))
+                os.chmod(path, 0o644)
+                data = bytearray(path.read_bytes())
+                data[len(data) // 2] ^= 0xFF
+                path.write_bytes(bytes(data))
+    try:
+        r = run_cli("update", "--home", home, env=published.env())
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "does not match" in r.stderr or "corrupt" in r.stderr
+        after = snapshot(home, include_state=True)
+        after.pop(LOCK)
+        after = {k: v for k, v in after.items() if not k.startswith("updates/uplevel/tuf")}
+        before_cmp = {k: v for k, v in before.items() if not k.startswith("updates/uplevel/tuf")}
+        assert {
+            k: v for k, v in after.items() if not k.startswith("updates/uplevel/downloads")
+        } == before_cmp
+    finally:
+        for path, data in victims:
+            path.write_bytes(data)
+
+
+def test_tampered_metadata_is_refused(published: Published, tmp_path: Path) -> None:
+    """timestamp.json is fetched on every refresh: a version bump without the key is refused.
+    (A tampered targets file the client already trusts is never fetched again: TUF only
+    downloads what the signed snapshot says changed.)"""
+    home = _home(published, tmp_path)
+    _init(published, home, "--level", "0")
+    before = snapshot(home)
+    trusted = (home / "updates/uplevel/tuf/timestamp.json").read_bytes()
+    timestamp = published.repo / "metadata" / "timestamp.json"
+    original = timestamp.read_bytes()
+    doc = json.loads(original)
+    doc["signed"]["version"] += 1
+    try:
+        timestamp.write_text(json.dumps(doc))
+        r = run_cli("update", "--home", home, env=published.env())
+        assert r.returncode == 1 and "verification" in r.stderr, r.stderr
+        assert snapshot(home) == before
+        assert (home / "updates/uplevel/tuf/timestamp.json").read_bytes() == trusted
+    finally:
+        timestamp.write_bytes(original)
+
+
+def test_no_token_and_wrong_product_are_refused(published: Published, tmp_path: Path) -> None:
+    home = _home(published, tmp_path)
+    r = run_cli(
+        "init",
+        "--home",
+        home,
+        "--product",
+        PRODUCT,
+        "--server",
+        published.url,
+        env={"UPLEVEL_TOKEN": ""},
+    )
+    assert r.returncode == 1 and "401" in r.stderr and "uplevel login" in r.stderr
+    other = run_cli(
+        "repo",
+        "token",
+        "create",
+        published.repo,
+        "--subscriber",
+        "x",
+        "--product",
+        "wso2is-*",
+        "--channel",
+        "full",
+        "--json",
+        check=0,
+    ).json["result"]["token"]
+    r = run_cli(
+        "init",
+        "--home",
+        home,
+        "--product",
+        PRODUCT,
+        "--server",
+        published.url,
+        env={"UPLEVEL_TOKEN": other},
+    )
+    assert r.returncode == 1 and "403" in r.stderr
+    assert not (home / "updates").exists()
+
+
+def _changed_blobs(p: Published, a: int, b: int) -> list[str]:
+    from uplevel.scan import read_tree
+
+    old, new = read_tree(p.trees[a]), read_tree(p.trees[b])
+    return [e.sha256 for path, e in new.items() if e.kind == "file" and old.get(path) != e]
