@@ -183,6 +183,11 @@ def add_product_cmd(
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="The pristine tree after the update.",
 )
+@click.option(
+    "--wum-zip",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A WSO2 update zip (WSO2-CARBON-UPDATE-<version>-<number>.zip) made by wum-uc.",
+)
 @click.option("--security", is_flag=True, help="A security update: it enters both channels.")
 @click.option("--title", default="", help="Title (required with trees; overrides a bundle's).")
 @click.option("--description", default="", help="What the update does.")
@@ -204,6 +209,7 @@ def add_update_cmd(
     product: str,
     from_tree: Path | None,
     to_tree: Path | None,
+    wum_zip: Path | None,
     security: bool,
     title: str,
     description: str,
@@ -212,7 +218,7 @@ def add_update_cmd(
     instructions: Path | None,
     as_json: bool,
 ) -> None:
-    """Append the next level: from BUNDLE, or from --from-tree OLD --to-tree NEW.
+    """Append the next level: from BUNDLE, from --from-tree OLD --to-tree NEW, or --wum-zip.
 
     Security updates get the next level of both channels; others of `full` only.
     The update must apply to each channel's pristine tree, or nothing is written.
@@ -238,7 +244,23 @@ def add_update_cmd(
         fix_list = tuple(parse_fix(f) for f in fixes)
         advisory_list = tuple(parse_advisory(a) for a in advisories)
         steps = instructions.read_text() if instructions else ""
-        if bundle is not None and not trees:
+        if wum_zip is not None:
+            if bundle is not None or trees:
+                raise UsageError("give one of BUNDLE, --from-tree/--to-tree or --wum-zip")
+            from uplevel.repo.wum_import import add_update_from_wum
+
+            result = add_update_from_wum(
+                repo,
+                product=product,
+                wum_zip=wum_zip,
+                security=security,
+                title=title,
+                description=description,
+                fixes=fix_list,
+                advisories=advisory_list,
+                instructions=steps,
+            )
+        elif bundle is not None and not trees:
             result = add_update_from_bundle(
                 repo,
                 product=product,
