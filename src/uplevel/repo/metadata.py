@@ -196,9 +196,19 @@ def refresh_timestamp(repo_dir: Path, *, if_less_than_half_left: bool) -> int | 
     config = RepoConfig.load(layout.config)
     keys = KeyStore(layout, Path(config.root_key_dir) if config.root_key_dir else None)
     tuf = TufMetadata(layout, config, keys)
+    lifetime: timedelta = config.expiry("timestamp")
+
+    def fresh() -> bool:
+        return (
+            bool(if_less_than_half_left)
+            and tuf.timestamp().signed.expires - now_utc() > lifetime / 2
+        )
+
+    # Look before locking: the server checks every few minutes, and a check must not make
+    # a publisher that starts at that moment fail with BusyError.
+    if fresh():
+        return None
     with repo_lock(layout):
-        current = tuf.timestamp().signed
-        lifetime: timedelta = config.expiry("timestamp")
-        if if_less_than_half_left and current.expires - now_utc() > lifetime / 2:
+        if fresh():  # a publisher signed a new timestamp meanwhile
             return None
         return tuf.publish(root=tuf.root().signed, start="timestamp")["timestamp"]
