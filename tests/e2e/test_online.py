@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -332,3 +333,114 @@ def _changed_blobs(p: Published, a: int, b: int) -> list[str]:
 
     old, new = read_tree(p.trees[a]), read_tree(p.trees[b])
     return [e.sha256 for path, e in new.items() if e.kind == "file" and old.get(path) != e]
+
+
+# --- attacks on the metadata a home trusts (each refused, the home untouched) ---------------
+
+
+def _signed(path: Path):  # type: ignore[no-untyped-def]
+    from tuf.api.metadata import Metadata
+
+    return Metadata.from_file(str(path))
+
+
+def _timestamp_signers(repo: Path) -> list[object]:
+    from uplevel.repo.keys import KeyStore
+    from uplevel.repo.layout import RepoLayout
+
+    root = _signed(
+        max((repo / "metadata").glob("*.root.json"), key=lambda p: int(p.name.split(".")[0]))
+    )
+    return list(KeyStore(RepoLayout(repo), None).signers("timestamp", root.signed))
+
+
+def _attack(
+    published: Published, tmp_path: Path, change: dict[str, bytes], *, fresh: bool = False
+) -> str:
+    """Replace server files with `change`, run a command on a home, restore; return stderr."""
+    home = _home(published, tmp_path, name="victim")
+    if not fresh:
+        _init(published, home, "--level", "0")
+    before = snapshot(home, include_state=True)
+    before.pop(LOCK, None)
+    saved = {name: (published.repo / "metadata" / name).read_bytes() for name in change}
+    try:
+        for name, data in change.items():
+            (published.repo / "metadata" / name).write_bytes(data)
+        if fresh:
+            r = run_cli(
+                "init",
+                "--home",
+                home,
+                "--product",
+                PRODUCT,
+                "--server",
+                published.url,
+                env=published.env(),
+            )
+        else:
+            r = run_cli("update", "--home", home, env=published.env())
+    finally:
+        for name, data in saved.items():
+            (published.repo / "metadata" / name).write_bytes(data)
+    assert r.returncode == 1, r.stdout + r.stderr
+    after = snapshot(home, include_state=True)
+    after.pop(LOCK, None)
+    assert after == before
+    return r.stderr
+
+
+def test_freeze_expired_timestamp_is_refused(published: Published, tmp_path: Path) -> None:
+    from datetime import datetime, timedelta
+
+    md = _signed(published.repo / "metadata" / "timestamp.json")
+    md.signed.version += 1
+    md.signed.expires = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    md.signatures.clear()
+    for signer in _timestamp_signers(published.repo):
+        md.sign(signer, append=True)  # type: ignore[arg-type]
+    err = _attack(published, tmp_path, {"timestamp.json": md.to_bytes()})
+    assert "expired" in err.lower()
+
+
+def test_wrong_key_is_refused(published: Published, tmp_path: Path) -> None:
+    from securesystemslib.signer import CryptoSigner
+
+    md = _signed(published.repo / "metadata" / "timestamp.json")
+    md.signed.version += 1
+    md.signatures.clear()
+    md.sign(CryptoSigner.generate_ed25519())
+    assert "signed by 0/1 keys" in _attack(published, tmp_path, {"timestamp.json": md.to_bytes()})
+
+
+def test_rollback_to_an_older_timestamp_is_refused(published: Published, tmp_path: Path) -> None:
+    md = _signed(published.repo / "metadata" / "timestamp.json")
+    old_version = md.signed.version
+    md.signed.version = 1  # correctly signed, but older than what the home trusts
+    md.signatures.clear()
+    for signer in _timestamp_signers(published.repo):
+        md.sign(signer, append=True)  # type: ignore[arg-type]
+    assert old_version > 1
+    err = _attack(published, tmp_path, {"timestamp.json": md.to_bytes()})
+    assert f"version 1 must be >= {old_version}" in err
+
+
+def test_mix_and_match_targets_is_refused(published: Published, tmp_path: Path) -> None:
+    """The newest snapshot names targets version N; serve version N-1's bytes under N's name."""
+    meta = published.repo / "metadata"
+    versions = sorted(int(p.name.split(".")[0]) for p in meta.glob("*.targets.json"))
+    newest, older = versions[-1], versions[-2]
+    err = _attack(
+        published,
+        tmp_path,
+        {f"{newest}.targets.json": (meta / f"{older}.targets.json").read_bytes()},
+        fresh=True,
+    )
+    assert "does not match expected length" in err
+    assert not (tmp_path / "victim" / "updates").exists()
+
+
+def test_endless_timestamp_is_refused(published: Published, tmp_path: Path) -> None:
+    data = (published.repo / "metadata" / "timestamp.json").read_bytes()
+    err = _attack(published, tmp_path, {"timestamp.json": data + b" " * (4 << 20)})
+    assert "more than the 16384 allowed" in err
