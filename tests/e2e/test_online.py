@@ -444,3 +444,63 @@ def test_endless_timestamp_is_refused(published: Published, tmp_path: Path) -> N
     data = (published.repo / "metadata" / "timestamp.json").read_bytes()
     err = _attack(published, tmp_path, {"timestamp.json": data + b" " * (4 << 20)})
     assert "more than the 16384 allowed" in err
+
+
+def test_tls_server_with_a_custom_ca_bundle(published: Published, tmp_path: Path) -> None:
+    """`uplevel serve --tls-cert/--tls-key` and a client trusting it only through --ca-bundle."""
+    from tests.tuf.support import self_signed_cert
+
+    cert, key = self_signed_cert(tmp_path)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uplevel",
+            "serve",
+            str(published.repo),
+            "--port",
+            "0",
+            "--tls-cert",
+            str(cert),
+            "--tls-key",
+            str(key),
+            "--access-log",
+            str(tmp_path / "tls.log"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().rsplit(" at ", 1)[1].strip()
+        assert url.startswith("https://127.0.0.1:")
+        home = _home(published, tmp_path)
+        r = run_cli(
+            "init", "--home", home, "--product", PRODUCT, "--server", url, env=published.env()
+        )
+        assert r.returncode == 1 and "certificate" in r.stderr.lower()  # not trusted by default
+        assert not (home / "updates").exists()
+        run_cli(
+            "init",
+            "--home",
+            home,
+            "--product",
+            PRODUCT,
+            "--server",
+            url,
+            "--ca-bundle",
+            cert,
+            env=published.env(),
+            check=0,
+        )
+        run_cli(
+            "update",
+            "--home",
+            home,
+            env={**published.env(), "UPLEVEL_CA_BUNDLE": str(cert)},
+            check=0,
+        )
+        assert snapshot(home) == snapshot(published.trees[3])
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
