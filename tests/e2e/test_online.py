@@ -504,3 +504,37 @@ def test_tls_server_with_a_custom_ca_bundle(published: Published, tmp_path: Path
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_login_keeps_the_token_in_a_private_credentials_file(
+    published: Published, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    env = {"XDG_CONFIG_HOME": str(config), "UPLEVEL_TOKEN": ""}
+    bad = subprocess.run(
+        [sys.executable, "-m", "uplevel", "login", "--server", published.url],
+        input="upl_not-a-token\n",
+        text=True,
+        capture_output=True,
+        env={**os.environ, **env},
+    )
+    assert bad.returncode == 1 and "403" in bad.stderr
+    assert not (config / "uplevel/credentials.json").exists()
+    ok = subprocess.run(
+        [sys.executable, "-m", "uplevel", "login", "--server", published.url],
+        input=published.token + "\n",
+        text=True,
+        capture_output=True,
+        env={**os.environ, **env},
+    )
+    assert ok.returncode == 0, ok.stderr
+    creds = config / "uplevel/credentials.json"
+    assert creds.stat().st_mode & 0o777 == 0o600
+    assert published.token not in ok.stdout + ok.stderr
+    home = _home(published, tmp_path)
+    run_cli(
+        "init", "--home", home, "--product", PRODUCT, "--server", published.url, env=env, check=0
+    )
+    assert run_cli("check", "--home", home, "--json", env=env, check=0).json["result"][
+        "available"
+    ] == [1, 2, 3]
