@@ -30,6 +30,8 @@ from uplevel.scan import read_tree
 BUNDLE_FORMAT = "uplevel-bundle"
 BUNDLE_SCHEMA = 1
 DESCRIPTOR_NAME = "uplevel-bundle.json"
+SIGNED_DESCRIPTOR = "uplevel-signed-bundle.json"
+"""The member that marks a signed bundle (uplevel export; client/offline.py reads those)."""
 BLOB_RE = re.compile(r"^blobs/([0-9a-f]{64})$")
 MAX_DESCRIPTOR = 256 << 20
 BASE_BLOB_LIMIT = 16 << 20
@@ -172,6 +174,17 @@ class BundleDescriptor:
                 "the bundle is inconsistent or was tampered with"
             )
         return desc
+
+
+def is_signed_bundle(path: Path) -> bool:
+    """True when `path` is a zip with a signed-bundle descriptor. Anything else (including an
+    unreadable file) is left to the unsigned reader, which names the problem. Cheap: it reads
+    only the zip's directory, so `apply` of an unsigned bundle never loads the TUF code."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return any(i.filename == SIGNED_DESCRIPTOR for i in zf.infolist())
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

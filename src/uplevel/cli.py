@@ -20,7 +20,7 @@ from typing import Any, ClassVar, NoReturn
 import click
 
 from uplevel import __version__
-from uplevel.errors import UplevelError
+from uplevel.errors import UplevelError, UsageError
 
 JSON_ENVELOPE_VERSION = 1
 
@@ -418,6 +418,11 @@ def _render_apply(r: Any) -> None:
     help="stop: leave f.original/f.new/f.merge and exit 3; new/local: take that side "
     "(the other stays in the backup store).",
 )
+@click.option(
+    "--max-age",
+    help="Signed bundles: accept one up to this long after its signed timestamp expired "
+    "(e.g. 30d, 12h; 0: only while it is valid, as online).  [default: 30d]",
+)
 @_force_option
 @_json_option
 @click.pass_context
@@ -427,21 +432,46 @@ def apply(
     bundle: Path,
     dry_run: bool,
     on_conflict: str,
+    max_age: str | None,
     force: bool,
     as_json: bool,
 ) -> None:
-    """In-place update from an offline BUNDLE."""
+    """In-place update from an offline BUNDLE.
+
+    A signed bundle (`uplevel export`) is verified against the root this home pinned at
+    `init --server`, exactly as an online update; an unsigned one (`uplevel bundle create`)
+    by its hashes.
+    """
+    from uplevel.bundle import is_signed_bundle
     from uplevel.commands import update
 
     with run(ctx, "apply", as_json) as out, progress("staging", None, not as_json) as cb:
-        r = update.apply(
-            home,
-            bundle,
-            dry_run=dry_run,
-            on_conflict=on_conflict,  # type: ignore[arg-type]
-            force=force,
-            progress=cb,
-        )
+        if is_signed_bundle(bundle):
+            from uplevel.client import offline
+            from uplevel.commands import export as export_cmd
+
+            r = export_cmd.apply_signed(
+                home,
+                bundle,
+                max_age=offline.DEFAULT_MAX_AGE
+                if max_age is None
+                else offline.parse_max_age(max_age),
+                dry_run=dry_run,
+                on_conflict=on_conflict,  # type: ignore[arg-type]
+                force=force,
+                progress=cb,
+            )
+        elif max_age is not None:
+            raise UsageError("--max-age applies to signed bundles only (see `uplevel export`)")
+        else:
+            r = update.apply(
+                home,
+                bundle,
+                dry_run=dry_run,
+                on_conflict=on_conflict,  # type: ignore[arg-type]
+                force=force,
+                progress=cb,
+            )
         out.finish(r, _render_apply, r.exit_code)
 
 
@@ -760,6 +790,82 @@ def summary(
             ca_bundle=ca_bundle,
         )
         out.finish(log, lambda r: click.echo(r.to_markdown()))
+
+
+@cli.command()
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="An adopted home: its server, product, channel, pinned root and token.",
+)
+@click.option("--server", help="Server URL (with --product, when no home is given).")
+@click.option("--product", help="NAME-VERSION (with --server).")
+@click.option(
+    "--channel",
+    type=click.Choice(["full", "security"]),
+    help="With --server (default full); a home's own channel otherwise.",
+)
+@click.option("--from", "from_level", type=int, required=True, help="The level the site is at.")
+@click.option("--to", "to_level", type=int, required=True, help="The level to bring it to.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The signed bundle file to write.",
+)
+@_server_options
+@_json_option
+@click.pass_context
+def export(
+    ctx: click.Context,
+    home: Path | None,
+    server: str | None,
+    product: str | None,
+    channel: str | None,
+    from_level: int,
+    to_level: int,
+    output: Path,
+    token_file: Path | None,
+    ca_bundle: Path | None,
+    as_json: bool,
+) -> None:
+    """Write a signed bundle (TUF metadata + the contents needed) for an air-gapped site.
+
+    Everything is verified while it is fetched; `uplevel apply FILE` on the site verifies
+    it again against the root that home pinned.
+    """
+    from uplevel.commands import export as export_cmd
+
+    def human(r: export_cmd.ExportResult) -> None:
+        click.echo(
+            f"wrote {r.output}: {r.product} ({r.channel}) level {r.from_level} to {r.to_level}, "
+            f"{r.blobs} contents, {r.bytes:,} bytes"
+        )
+        for u in r.updates:
+            click.echo(
+                f"  level {u['level']}: {u['title']}" + (" [security]" if u["security"] else "")
+            )
+        click.echo(
+            f"signed by root version {r.root_version}; timestamp version {r.timestamp_version} "
+            f"valid until {r.timestamp_expires}; apply before {r.apply_before} "
+            "(default --max-age of `uplevel apply`)"
+        )
+
+    with run(ctx, "export", as_json) as out, progress("downloading", None, not as_json) as cb:
+        r = export_cmd.export(
+            home_dir=home,
+            server=server,
+            product=product,
+            channel=channel,
+            from_level=from_level,
+            to_level=to_level,
+            output=output,
+            token_file=token_file,
+            ca_bundle=ca_bundle,
+            progress=cb,
+        )
+        out.finish(r, human)
 
 
 @cli.command()
