@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import shutil
 import stat
@@ -160,6 +161,30 @@ def makedirs(path: Path) -> None:
     if not path.is_dir():
         step(f"makedirs {path}")
         path.mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, *, busy: str, hint: str) -> Iterator[None]:
+    """Hold an flock on `path` (its content: our pid), or raise BusyError (exit 4) at once.
+
+    One uplevel per home and one publisher per repository: the lock goes away with the
+    process, so a crash never leaves a stale lock behind."""
+    from uplevel.errors import BusyError
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            raise BusyError(busy + (f" (pid {holder})" if holder else ""), hint=hint) from exc
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def is_dir_nofollow(path: Path) -> bool:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
-import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -28,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from uplevel import fsio
-from uplevel.errors import BusyError, HomeError, UsageError
+from uplevel.errors import HomeError, UsageError
 from uplevel.model import Manifest
 from uplevel.paths import STATE_DIR
 from uplevel.profile import Profile, profile_for
@@ -226,24 +224,12 @@ class Home:
     # --- locking ----------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def locked(self, *, wait: bool = False) -> Iterator[None]:
+    def locked(self) -> Iterator[None]:
         """Hold the home's lock (BusyError, exit 4, if another uplevel has it)."""
         fsio.makedirs(self.state_dir)
-        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except OSError as exc:
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    raise
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
-                raise BusyError(
-                    f"another uplevel is working on {self.root}"
-                    + (f" (pid {holder})" if holder else ""),
-                    hint="wait for it to finish",
-                ) from exc
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with fsio.exclusive_lock(
+            self.lock_file,
+            busy=f"another uplevel is working on {self.root}",
+            hint="wait for it to finish",
+        ):
             yield
-        finally:
-            os.close(fd)

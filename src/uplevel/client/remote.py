@@ -55,6 +55,8 @@ class Remote:
 
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
+        if self.ca_bundle is None and os.environ.get("UPLEVEL_CA_BUNDLE"):
+            self.ca_bundle = Path(os.environ["UPLEVEL_CA_BUNDLE"])
         self.fetcher = Fetcher(FetchConfig(token=self.token, ca_bundle=self.ca_bundle))
         self._tuf: TufClient | None = None
 

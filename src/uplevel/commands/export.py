@@ -72,11 +72,6 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _T = TypeVar("_T")
 
 
-def _env_ca() -> Path | None:
-    value = os.environ.get("UPLEVEL_CA_BUNDLE")
-    return Path(value) if value else None
-
-
 # --- export -----------------------------------------------------------------------------------
 
 
@@ -151,7 +146,7 @@ def export(
                 url=st.server,
                 metadata_dir=s.home.tuf_dir,
                 token=resolve_token(st.server, token_file),
-                ca_bundle=ca_bundle or _env_ca(),
+                ca_bundle=ca_bundle,
             )
             remote.refresh()
             return _export(remote, st.product, st.channel, from_level, to_level, output, progress)
@@ -165,7 +160,7 @@ def export(
             url=server,
             metadata_dir=Path(tmp) / "tuf",
             token=resolve_token(server, token_file),
-            ca_bundle=ca_bundle or _env_ca(),
+            ca_bundle=ca_bundle,
         )
         remote.refresh(remote.fetch_initial_root())
         return _export(remote, product, channel, from_level, to_level, output, progress)

@@ -36,13 +36,8 @@ def _remote(home: Home, server: str, token_file: Path | None, ca_bundle: Path | 
         url=server,
         metadata_dir=home.tuf_dir,
         token=resolve_token(server, token_file),
-        ca_bundle=ca_bundle or _env_ca(),
+        ca_bundle=ca_bundle,
     )
-
-
-def _env_ca() -> Path | None:
-    value = os.environ.get("UPLEVEL_CA_BUNDLE")
-    return Path(value) if value else None
 
 
 # --- init --server ----------------------------------------------------------------------
@@ -280,7 +275,7 @@ def summary(
             url=server,
             metadata_dir=Path(tmp),
             token=resolve_token(server, token_file),
-            ca_bundle=ca_bundle or _env_ca(),
+            ca_bundle=ca_bundle,
         )
         remote.refresh(remote.fetch_initial_root())
         return _changelog(remote, product, channel, from_level, to_level)
@@ -440,9 +435,7 @@ def login(server: str, token: str, *, ca_bundle: Path | None = None) -> LoginRes
     """Check the token against the server, then keep it in the credentials file."""
 
     with tempfile.TemporaryDirectory(prefix="uplevel-login-") as tmp:
-        remote = Remote(
-            url=server, metadata_dir=Path(tmp), token=token, ca_bundle=ca_bundle or _env_ca()
-        )
+        remote = Remote(url=server, metadata_dir=Path(tmp), token=token, ca_bundle=ca_bundle)
         remote.fetch_initial_root()  # 401/403 here means the token is not accepted
     path = store_token(server, token)
     return LoginResult(server=server.rstrip("/"), credentials=str(path))
