@@ -187,13 +187,19 @@ def is_signed_bundle(path: Path) -> bool:
         return False
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise BundleError(f"descriptor: key {k!r} appears twice")
-        out[k] = v
-    return out
+def loads_strict(data: bytes | str) -> Any:
+    """json.loads that refuses an object repeating a key (ValueError). Plain json keeps the
+    last one silently, so two readers of one signed file could see different values."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in items:
+            if k in out:
+                raise ValueError(f"key {k!r} appears twice")
+            out[k] = v
+        return out
+
+    return json.loads(data, object_pairs_hook=pairs)
 
 
 class Bundle:
@@ -232,9 +238,7 @@ class Bundle:
         if info.file_size > MAX_DESCRIPTOR:
             raise BundleError(f"{self.path}: descriptor is implausibly large")
         try:
-            doc = json.loads(
-                self._zip.read(DESCRIPTOR_NAME), object_pairs_hook=_reject_duplicate_keys
-            )
+            doc = loads_strict(self._zip.read(DESCRIPTOR_NAME))
         except ValueError as exc:
             raise BundleError(f"{self.path}: descriptor is not valid JSON: {exc}") from exc
         desc = BundleDescriptor.from_dict(doc)

@@ -23,7 +23,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import io
-import json
 import re
 import zipfile
 import zlib
@@ -48,7 +47,7 @@ from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
 from tuf.ngclient.config import EnvelopeType
 
 from uplevel import fsio
-from uplevel.bundle import SIGNED_DESCRIPTOR, BundleDescriptor
+from uplevel.bundle import SIGNED_DESCRIPTOR, BundleDescriptor, loads_strict
 from uplevel.descriptor import CHANNELS, PRODUCT_RE, check_product
 from uplevel.errors import BundleError, UsageError
 from uplevel.fetch import FetchConfig, Fetcher
@@ -170,15 +169,6 @@ class SignedBundleInfo:
         )
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise BundleError(f"{SIGNED_DESCRIPTOR}: key {k!r} appears twice")
-        out[k] = v
-    return out
-
-
 # --- reading ----------------------------------------------------------------------------------
 
 
@@ -247,7 +237,7 @@ class SignedBundle:
     def _read_descriptor(self) -> SignedBundleInfo:
         try:
             data = self.read_member(SIGNED_DESCRIPTOR, MAX_DESCRIPTOR)
-            doc = json.loads(data, object_pairs_hook=_reject_duplicate_keys)
+            doc = loads_strict(data)
         except (ValueError, DownloadError) as exc:
             raise BundleError(f"{self.path}: {SIGNED_DESCRIPTOR} is not valid: {exc}") from exc
         return SignedBundleInfo.from_dict(doc)

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from uplevel.bundle import loads_strict
 from uplevel.descriptor import CHANNELS, UpdateInfo, check_product
 from uplevel.errors import BundleError, UplevelError
 from uplevel.model import Entry, Manifest
@@ -64,18 +65,9 @@ def _dumps(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise BundleError(f"key {k!r} appears twice")
-        out[k] = v
-    return out
-
-
 def _loads(data: bytes, where: str) -> dict[str, Any]:
     try:
-        doc = json.loads(data, object_pairs_hook=_object_pairs)
+        doc = loads_strict(data)
     except (ValueError, BundleError) as exc:
         raise BundleError(f"{where}: not valid JSON ({exc})") from exc
     if not isinstance(doc, dict):
