@@ -88,6 +88,9 @@ def machine_facts(workdir: Path) -> dict[str, str]:
     }
 
 
+KEPT_SECTION = "## Update repository and server"
+
+
 def write_results(
     path: Path, rows: list[Row], facts: dict[str, str], sections: list[tuple[str, str]]
 ) -> None:
@@ -99,4 +102,8 @@ def write_results(
     out += ["", "## Results", "", table(rows), ""]
     for title, body in sections:
         out += [f"## {title}", "", body.rstrip(), ""]
-    path.write_text("\n".join(out))
+    # Sections other benchmarks append (repo_bench.py) survive a rerun of this one.
+    old = path.read_text() if path.exists() else ""
+    at = old.find(f"\n{KEPT_SECTION}\n")
+    tail = old[at + 1 :] if at >= 0 else ""
+    path.write_text("\n".join(out) + ("\n" + tail if tail else ""))
