@@ -29,7 +29,10 @@ from uplevel.model import Entry, Manifest
 from uplevel.scan import hash_many, walk
 
 INDEX_SCHEMA = 1
-RACY_NS = 2_000_000_000
+RACY_NS = 50_000_000
+"""A verdict counts only for a file whose mtime and ctime are this much older than the index
+that holds it: a change in the same clock tick as the stat we recorded could otherwise keep
+size, times and inode (git's "racy clean"). Far above any filesystem's timestamp tick."""
 
 StatKey = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, ino, st_mode
 
@@ -59,11 +62,27 @@ def _key(st: os.stat_result) -> StatKey:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode)
 
 
-def _load_index(home: Home, pristine: str) -> dict[str, Any] | None:
+@dataclass
+class _Index:
+    entries: dict[str, Any]  # path → (StatKey, matched pristine) or None (not checked yet)
+    written_ns: int  # when it was saved: see RACY_NS
+
+    def trusted(self, path: str, st: os.stat_result) -> bool | None:
+        """The recorded verdict if the stat data still matches and is not racy, else None."""
+        known = self.entries.get(path)
+        if known is None or known[0] != _key(st):
+            return None
+        limit = self.written_ns - RACY_NS
+        if st.st_mtime_ns >= limit or st.st_ctime_ns >= limit:
+            return None
+        return bool(known[1])
+
+
+def _load_index(home: Home, pristine: str) -> _Index | None:
     try:
-        header, entries = marshal.loads(home.statcache.read_bytes())
+        header, written_ns, entries = marshal.loads(home.statcache.read_bytes())
         if header == (INDEX_SCHEMA, sys.implementation.cache_tag, pristine):
-            return dict(entries)
+            return _Index(dict(entries), int(written_ns))
     except (OSError, ValueError, EOFError, TypeError):
         pass
     return None
@@ -71,7 +90,7 @@ def _load_index(home: Home, pristine: str) -> dict[str, Any] | None:
 
 def _save_index(home: Home, pristine: str, entries: dict[str, Any]) -> None:
     header = (INDEX_SCHEMA, sys.implementation.cache_tag, pristine)
-    fsio.write_durable(home.statcache, marshal.dumps((header, entries)))
+    fsio.write_durable(home.statcache, marshal.dumps((header, time.time_ns(), entries)))
 
 
 def compare(
@@ -92,11 +111,11 @@ def compare(
             manifest = home.load_manifest(pristine_digest)
         return manifest
 
-    index = _load_index(home, pristine_digest) if use_index else None
-    dirty = index is None
-    if index is None:
-        index = dict.fromkeys(pristine(), None)  # every pristine path, verdict unknown
-    racy_after = time.time_ns() - RACY_NS
+    loaded = _load_index(home, pristine_digest) if use_index else None
+    dirty = loaded is None
+    if loaded is None:
+        loaded = _Index(dict.fromkeys(pristine(), None), 0)  # every pristine path, unchecked
+    index = loaded.entries
     seen: set[str] = set()
     modified: list[str] = []
     added: list[str] = []
@@ -106,15 +125,15 @@ def compare(
         if rel not in index:
             added.append(rel)
             continue
-        known = index[rel]
         key = _key(st)
-        if use_index and known is not None and known[0] == key and st.st_mtime_ns < racy_after:
-            if not known[1]:
+        verdict = loaded.trusted(rel, st) if use_index else None
+        if verdict is not None:
+            if not verdict:
                 modified.append(rel)
             continue
         dirty = True
         verdict = _same_without_hash(root, rel, st, pristine()[rel])
-        if verdict is None:
+        if verdict is None:  # same size and mode: only the bytes can tell
             to_hash.append((rel, st))
         else:
             index[rel] = (key, verdict)
@@ -162,14 +181,23 @@ def seed_index(home: Home, manifest: Manifest, stats: dict[str, os.stat_result])
     _save_index(home, manifest.digest, entries)
 
 
-def rebase_index(home: Home, old_digest: str, new: Manifest, touched: set[str]) -> None:
+def rebase_index(
+    home: Home, old_digest: str, new: Manifest, touched: set[str], settled: set[str]
+) -> None:
     """After a transaction moved the home to pristine `new`: keep the verdicts of every path
-    the transaction did not touch (same bytes, same pristine entry), forget the others.
-    A cache: when there is nothing to carry over, it is simply rebuilt by the next status."""
+    the transaction did not touch (same bytes, same pristine entry), record the paths it
+    `settled` (installed exactly as `new` has them), forget the rest. A cache: when there is
+    nothing to carry over, it is simply rebuilt by the next status."""
     index = _load_index(home, old_digest)
     if index is None:
         return
-    entries = {p: None if p in touched else index.get(p) for p in new}
+    entries = {p: None if p in touched else index.entries.get(p) for p in new}
+    for p in settled:
+        if p in entries:
+            try:
+                entries[p] = (_key(os.lstat(home.root / p)), True)
+            except OSError:
+                entries[p] = None
     _save_index(home, new.digest, entries)
 
 
@@ -177,18 +205,16 @@ def current_entries(home: Home, paths: list[str], pristine: Manifest) -> dict[st
     """The home's entry at each path; a path the index proves pristine is not read again."""
     from uplevel.scan import read_entry
 
-    index = _load_index(home, pristine.digest) or {}
-    racy_after = time.time_ns() - RACY_NS
+    index = _load_index(home, pristine.digest)
     out: dict[str, Entry | None] = {}
     for p in paths:
-        known = index.get(p)
-        if known is not None and known[1]:
+        if index is not None and index.entries.get(p) is not None:
             try:
                 st = os.lstat(home.root / p)
             except (FileNotFoundError, NotADirectoryError):
                 out[p] = None
                 continue
-            if known[0] == _key(st) and st.st_mtime_ns < racy_after:
+            if index.trusted(p, st):
                 out[p] = pristine[p]
                 continue
         out[p] = read_entry(home.root, p)

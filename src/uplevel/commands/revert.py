@@ -157,7 +157,10 @@ def revert(root: Path, *, level: int | None = None, force: bool = False) -> Reve
         )
         txn.commit(new_state)
         touched = {*paths, *changed_paths(current_pristine, pristine)}
-        rebase_index(home, current_pristine.digest, pristine, touched)
+        settled = {
+            c.path for c in changes if c.after is not None and pristine.get(c.path) == c.after
+        }
+        rebase_index(home, current_pristine.digest, pristine, touched, settled)
         return RevertResult(
             home=str(home.root),
             from_level=state.level,

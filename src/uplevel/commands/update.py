@@ -256,8 +256,15 @@ def apply_source(
         if conflicts:
             detail += f", {len(conflicts)} conflict(s) resolved to {on_conflict}"
         _commit(txn, state, new, desc.from_level, desc.to_level, detail, before=save_manifests)
-        rebase_index(home, old.digest, new, {*paths, *(c.path for c in changes)})
+        rebase_index(
+            home, old.digest, new, {*paths, *(c.path for c in changes)}, _settled(changes, new)
+        )
         return result("applied")
+
+
+def _settled(changes: Iterable[Change], new: Manifest) -> set[str]:
+    """Paths a transaction left exactly as pristine `new` has them (not merged, not kept)."""
+    return {c.path for c in changes if c.after is not None and new.get(c.path) == c.after}
 
 
 def _check_applies(
@@ -515,7 +522,7 @@ def continue_(root: Path, *, take: OnConflict | None = None, force: bool = False
             txn.j.to_level,
             f"continued: {len(resolved)} conflict(s) resolved",
         )
-        rebase_index(home, old.digest, new, touched)
+        rebase_index(home, old.digest, new, touched, _settled([*txn.j.changes, *changes], new))
         return SettleResult(
             home=str(home.root),
             status="applied",
