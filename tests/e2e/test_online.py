@@ -538,3 +538,98 @@ def test_login_keeps_the_token_in_a_private_credentials_file(
     assert run_cli("check", "--home", home, "--json", env=env, check=0).json["result"][
         "available"
     ] == [1, 2, 3]
+
+
+def test_homes_follow_key_rotation(tmp_path: Path) -> None:
+    """Root and timestamp keys rotated on the server: a home pinned to root v1 walks the chain."""
+    repo, trees = _publish(tmp_path / "pub")
+    token = run_cli(
+        "repo",
+        "token",
+        "create",
+        repo,
+        "--subscriber",
+        "a",
+        "--product",
+        "wso2am-*",
+        "--channel",
+        "full",
+        "--json",
+        check=0,
+    ).json["result"]["token"]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uplevel",
+            "serve",
+            str(repo),
+            "--port",
+            "0",
+            "--access-log",
+            str(tmp_path / "access.log"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().rsplit(" at ", 1)[1].strip()
+        home = tmp_path / "home"
+        shutil.copytree(trees[0], home, symlinks=True)
+        env = {"UPLEVEL_TOKEN": token}
+        run_cli(
+            "init",
+            "--home",
+            home,
+            "--product",
+            PRODUCT,
+            "--server",
+            url,
+            "--level",
+            "0",
+            env=env,
+            check=0,
+        )
+        pinned = json.loads((home / "updates/uplevel/tuf/root.json").read_text())["signed"][
+            "version"
+        ]
+        run_cli("repo", "rotate-key", repo, "root", check=0)
+        run_cli("repo", "rotate-key", repo, "timestamp", check=0)
+        run_cli("update", "--home", home, env=env, check=0)
+        now = json.loads((home / "updates/uplevel/tuf/root.json").read_text())["signed"]
+        assert (
+            now["version"] == pinned + 2
+        )  # one new root per rotation, each signed by the one before
+        assert snapshot(home) == snapshot(trees[3])
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_an_interrupted_download_resumes_from_what_it_verified(
+    published: Published, tmp_path: Path
+) -> None:
+    """A blob refused half-way leaves the verified ones in the download cache for the next run."""
+    home = _home(published, tmp_path)
+    _init(published, home, "--level", "0")
+    changed = sorted(_changed_blobs(published, 0, 3))
+    victim = changed[-1]  # downloads run in sorted order: the others are verified before it
+    path = next(
+        p
+        for p in (published.repo / "blobs" / victim[:2] / n for n in (victim, f"{victim}.zst"))
+        if p.exists()
+    )
+    original = path.read_bytes()
+    os.chmod(path, 0o644)
+    path.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    try:
+        assert run_cli("update", "--home", home, env=published.env()).returncode == 1
+    finally:
+        path.write_bytes(original)
+    cached = {p.name for p in (home / "updates/uplevel/downloads").iterdir()}
+    assert cached and victim not in cached
+    r = run_cli("update", "--home", home, "--json", env=published.env(), check=0).json["result"]
+    assert r["transfer"]["cached"] > 0 and r["status"] == "applied"
+    assert not (home / "updates/uplevel/downloads").exists()
+    assert snapshot(home) == snapshot(published.trees[3])
