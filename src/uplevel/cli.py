@@ -311,6 +311,11 @@ def status(ctx: click.Context, home: Path, as_json: bool) -> None:
             )
             for c in p["conflicts"]:
                 click.echo(f"  conflict  {c['path']}: {c['reason']}")
+                for st in c.get("settings", []):
+                    click.echo(
+                        f"            {st['path']}: original {st['base']!r}, "
+                        f"local {st['ours']!r}, new {st['theirs']!r}"
+                    )
             click.echo("  write each f.final, then `uplevel continue`; or `uplevel abort`")
         loc = r.local
         if loc.clean:
@@ -400,6 +405,11 @@ def _render_apply(r: Any) -> None:
                 click.echo(f"  {d['action']:8} {d['path']}  ({d['reason']})")
     for cf in r.conflicts:
         click.echo(f"  CONFLICT {cf['path']}: {cf['reason']}")
+        for st in cf.get("settings", []):
+            click.echo(
+                f"           {st['path']}: original {st['base']!r}, local {st['ours']!r}, "
+                f"new {st['theirs']!r}"
+            )
         if cf["helpers"]:
             click.echo(f"           see {', '.join(cf['helpers'])}; write {cf['path']}.final")
     if r.status == "conflicts":
@@ -892,6 +902,77 @@ def login(ctx: click.Context, server: str, token_file: Path | None, as_json: boo
             raise UplevelError("no token given")
         r = online.login(server, token)
         out.finish(r, lambda r: click.echo(f"token for {r.server} stored in {r.credentials}"))
+
+
+@cli.command(name="merge")
+@click.argument("base", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("ours", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("theirs", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here (default: into OURS).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "toml", "xml", "yaml", "json", "properties", "text"]),
+    default="auto",
+    show_default=True,
+    help="auto: by OURS's file name (.toml, .xml, .yaml/.yml, .json, .properties; else lines).",
+)
+@click.option("--name", help="The file's path in the home, for --format auto (git passes %P).")
+@_json_option
+@click.pass_context
+def merge_cmd(
+    ctx: click.Context,
+    base: Path,
+    ours: Path,
+    theirs: Path,
+    output: Path | None,
+    fmt: str,
+    name: str | None,
+    as_json: bool,
+) -> None:
+    """Three-way merge of one file by structure (TOML, XML, YAML, JSON, .properties) or lines.
+
+    Exit 0: merged cleanly; 1: conflicts (the output keeps the operator's value of each
+    conflicting setting, or conflict markers for line merges); 2: error. Without -o the
+    result goes into OURS, so it works as a git merge driver:
+
+    \b
+      [merge "uplevel"]
+          name = uplevel structured merge
+          driver = uplevel merge %O %A %B --name %P
+    """
+    from uplevel import fsio
+    from uplevel.merge.engine import merge
+    from uplevel.merge.result import UnparsableInput
+
+    def human(r: Any) -> None:
+        if r.fallback:
+            click.echo(f"note: {r.fallback}", err=True)
+        if r.clean:
+            click.echo(f"merged cleanly ({r.format})")
+            return
+        click.echo(f"{len(r.conflicts)} conflict(s) ({r.format}):")
+        for c in r.conflicts:
+            click.echo(f"  {c.path}: base {c.base!r}, ours {c.ours!r}, theirs {c.theirs!r}")
+
+    out = Output("merge", as_json)
+    try:
+        result = merge(
+            base.read_bytes(), ours.read_bytes(), theirs.read_bytes(), fmt, path=name or str(ours)
+        )
+        target = output or ours
+        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o644
+        fsio.write_durable(target, result.merged, mode=mode)
+    except (UnparsableInput, OSError, ValueError) as exc:
+        if ctx.obj.get("debug"):
+            raise
+        out.fail(UsageError(f"cannot merge: {exc}"))
+    out.finish(result, human, 0 if result.clean else 1)
 
 
 @cli.command()

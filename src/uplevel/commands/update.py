@@ -18,6 +18,8 @@ from uplevel.bundle import Bundle, BundleDescriptor
 from uplevel.errors import BundleError, UplevelError, UsageError
 from uplevel.home import Event, Home, State, now
 from uplevel.localchanges import current_entries, rebase_index
+from uplevel.merge.engine import merge
+from uplevel.merge.result import MergeResult, UnparsableInput
 from uplevel.merge.text import is_text, merge_text
 from uplevel.model import Entry, Manifest
 from uplevel.paths import check_in_home, check_relative
@@ -164,6 +166,7 @@ def apply_source(
             check_in_home(home.root, p, known_dirs)
         local = current_entries(home, paths, old)
         decisions = plan_update(old, new, local)
+        profile = home.profile(state)
         merged: dict[str, bytes] = {}
         changes: list[Change] = []
         conflicts: list[_Conflict] = []
@@ -172,13 +175,15 @@ def apply_source(
                 changes.append(Change(path=d.path, before=d.local, after=d.result))
             elif d.action == "merge":
                 assert d.result is not None
-                clean, data = _merge(home, bundle, d)
-                if clean and data is not None:
-                    entry = _bytes_entry(data, d.result.mode)
-                    merged[entry.sha256] = data
+                outcome = _merge(home, bundle, d, profile.is_config(d.path))
+                if outcome is not None and outcome.clean:
+                    entry = _bytes_entry(outcome.merged, d.result.mode)
+                    merged[entry.sha256] = outcome.merged
                     changes.append(Change(path=d.path, before=d.local, after=entry))
+                    if outcome.fallback:
+                        notes.append(f"{d.path}: {outcome.fallback}")
                 else:
-                    conflicts.append(_Conflict(d, data))
+                    conflicts.append(_Conflict(d, outcome.merged if outcome else None, outcome))
             elif d.action == "conflict":
                 conflicts.append(_Conflict(d, _two_way(bundle, home, d)))
         counts = {
@@ -328,15 +333,19 @@ def _content(home: Home, bundle: UpdateSource, entry: Entry | None) -> bytes | N
     return None
 
 
-def _merge(home: Home, bundle: UpdateSource, d: Decision) -> tuple[bool, bytes | None]:
-    """(clean, merged bytes) of a three-way text merge; (False, None) when not mergeable."""
+def _merge(home: Home, bundle: UpdateSource, d: Decision, config: bool) -> MergeResult | None:
+    """The three-way merge of a file changed on both sides: by structure when the profile
+    calls it configuration (TOML, XML, YAML, JSON, .properties), else by lines; None when
+    it cannot be merged (binary, or the old content is not available)."""
     base = _content(home, bundle, d.base)
     theirs = _content(home, bundle, d.upstream)
     ours = (home.root / d.path).read_bytes()
-    if base is None or theirs is None or not (is_text(base) and is_text(ours) and is_text(theirs)):
-        return False, None
-    result = merge_text(base, ours, theirs)
-    return result.clean, result.merged
+    if base is None or theirs is None:
+        return None
+    try:
+        return merge(base, ours, theirs, "auto" if config else "text", path=d.path)
+    except UnparsableInput:
+        return None
 
 
 def _two_way(bundle: UpdateSource, home: Home, d: Decision) -> bytes | None:
@@ -356,6 +365,7 @@ class _Conflict:
 
     decision: Decision
     merge_bytes: bytes | None
+    outcome: MergeResult | None = None  # the merge that found the conflicting settings
     helper_bytes: dict[str, bytes] = field(default_factory=dict)  # helper path → bytes
 
     @property
@@ -383,6 +393,8 @@ class _Conflict:
             "local": e(d.local),
             "mode": self.mode,
             "helpers": sorted(self.helper_bytes),
+            "format": self.outcome.format if self.outcome else None,
+            "settings": [c.to_dict() for c in self.outcome.conflicts] if self.outcome else [],
         }
 
     def helper_changes(self, home: Home, bundle: UpdateSource) -> list[Change]:
