@@ -25,7 +25,7 @@ import shutil
 import stat
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -476,9 +476,7 @@ class Transaction:
             status="applied" if self.j.kind == "apply" else "done",
             time=now(),
         )
-        committed = replace_state(
-            new_state, transactions=(*new_state.transactions, info), pending=None
-        )
+        committed = replace(new_state, transactions=(*new_state.transactions, info), pending=None)
         try:
             if before:
                 before()
@@ -512,12 +510,6 @@ class Transaction:
             if os.path.lexists(src):
                 self.home.store_by_rename(src, sha)
         fsio.remove_tree(self.dir)
-
-
-def replace_state(state: State, **changes: Any) -> State:
-    from dataclasses import replace
-
-    return replace(state, **changes)
 
 
 def open_transaction(home: Home) -> Transaction | None:
