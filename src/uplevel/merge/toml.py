@@ -1,0 +1,453 @@
+"""Three-way merge of TOML files (WSO2 deployment.toml), setting by setting, with tomlkit.
+
+Settings are the leaves: `database.apim_db.url`. Tables, super tables (`[a.b]` makes `a`)
+and dotted keys (`pool.max = 1`) are only the way to them, so moving a key between those
+spellings, reordering keys, requoting a string or editing comments is formatting and never a
+conflict. Plain arrays and inline tables are single values (compared whole).
+
+Arrays of tables (`[[apim.gateway.environment]]`) are lists of elements. An element is
+identified by the first of these key fields that every element of that array, on all three
+sides, has as a scalar and that is unique within each side's array: `name`, `id`, `key`, then
+the pair `type`+`name`; failing that, by position. Paths read
+`apim.gateway.environment[name=Default].service_url`,
+`event_handler[type=a,name=b].enable`, or `event_listener[2].order`.
+
+When there is no setting-level conflict, the line merge (`merge_text`) is tried first and
+kept only if it is clean and reads back to exactly the setting-level result: it carries
+upstream's comments and layout and puts upstream's new keys where upstream put them.
+Otherwise `ours` is edited with tomlkit (its untouched text stays as it was): changed values
+take upstream's item, deleted settings are removed (and tables emptied that way go if
+upstream dropped them too), added settings are copied from upstream into the deepest table
+ours has (tomlkit appends them to it). On conflict the operator's value stays.
+
+Conflict values are shown as text: strings as they are, other values as TOML literals.
+Pure: bytes in, MergeResult out. Input that is not UTF-8 TOML raises UnparsableInput.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import tomlkit
+from tomlkit.items import AoT, Comment, InlineTable, Item, Table, Whitespace
+from tomlkit.toml_document import TOMLDocument
+
+from uplevel.merge.result import MergeResult, SettingConflict, UnparsableInput
+from uplevel.merge.text import merge_text
+
+FORMAT = "toml"
+
+# Key fields tried, in order, to identify the elements of an array of tables.
+IDENTITY_FIELDS: tuple[tuple[str, ...], ...] = (("name",), ("id",), ("key",), ("type", "name"))
+
+_Elem = tuple[str, tuple[tuple[str, Any], ...] | int]  # ("key", ((field, value), ...)) | ("pos", i)
+_Seg = str | _Elem
+_Path = tuple[_Seg, ...]
+_Schema = tuple[str, ...]  # a path with its element segments left out
+_Rules = dict[_Schema, tuple[str, ...] | None]
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class _Mismatch(Exception):
+    """An array-of-tables element does not fit its identity rule."""
+
+
+def merge_toml(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
+    """Merge three versions of a TOML file; conflicts keep the operator's value."""
+    if ours == theirs or theirs == base:
+        return MergeResult(merged=ours, conflicts=(), format=FORMAT)
+    if ours == base:
+        return MergeResult(merged=theirs, conflicts=(), format=FORMAT)
+    docs = {
+        side: _parse(data, side)
+        for side, data in (("base", base), ("ours", ours), ("theirs", theirs))
+    }
+    b, o, t = docs["base"], docs["ours"], docs["theirs"]
+    rules = _choose_rules([b, o, t])
+    fb, fo, ft = (_flatten(d, rules) for d in (b, o, t))
+    target, source, conflicts = _merge_settings(fb, fo, ft)
+
+    # Upstream with the operator's value wherever they conflict: the line merge of that
+    # carries upstream's comments and layout even when there are conflicts.
+    resolved = theirs
+    if conflicts:
+        names = {c.path for c in conflicts}
+        wanted = dict(ft)
+        for path in [p for p in {**fb, **fo, **ft} if render_path(p) in names]:
+            wanted.pop(path, None)
+            if path in fo:
+                wanted[path] = fo[path]
+        resolved, failed = _apply(t, o, ft, wanted, dict.fromkeys(wanted, "theirs"), rules)
+        resolved = theirs if failed else resolved
+    text = merge_text(base, ours, resolved)
+    if text.clean and _reads_as(text.merged, rules, target):
+        return MergeResult(merged=text.merged, conflicts=tuple(conflicts), format=FORMAT)
+
+    merged, failed = _apply(o, t, fo, target, source, rules)
+    reported = {c.path for c in conflicts}
+    for path in failed:
+        if render_path(path) in reported:
+            continue
+        conflicts.append(
+            SettingConflict(
+                path=render_path(path),
+                base=_show(fb.get(path)),
+                ours=_show(fo.get(path)),
+                theirs=_show(ft.get(path)),
+            )
+        )
+    return MergeResult(merged=merged, conflicts=tuple(conflicts), format=FORMAT)
+
+
+def render_path(path: Iterable[_Seg]) -> str:
+    """`a.b[name=x].c`, `a[2].c`; keys that are not bare TOML keys are quoted."""
+    out = ""
+    for seg in path:
+        if isinstance(seg, str):
+            key = seg if _BARE.fullmatch(seg) else json.dumps(seg)
+            out = f"{out}.{key}" if out else key
+        elif seg[0] == "pos":
+            out += f"[{seg[1]}]"
+        else:
+            fields = seg[1]
+            assert isinstance(fields, tuple)
+            out += "[" + ",".join(f"{f}={v}" for f, v in fields) + "]"
+    return out
+
+
+# --- parsing and flattening ------------------------------------------------------------
+
+
+def _parse(data: bytes, side: str) -> TOMLDocument:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnparsableInput(side, f"not UTF-8: {exc}") from None
+    try:
+        return tomlkit.parse(text)
+    except Exception as exc:  # tomlkit raises several kinds on malformed input
+        raise UnparsableInput(side, f"not valid TOML: {exc}") from None
+
+
+def _reads_as(data: bytes, rules: _Rules, target: dict[_Path, Any]) -> bool:
+    try:
+        flat = _flatten(_parse(data, "merged"), rules)
+    except (UnparsableInput, _Mismatch):
+        return False
+    return _same_maps(flat, target)
+
+
+def _children(node: Any) -> Iterator[tuple[str, Any]]:
+    yield from node.items()
+
+
+def _is_table(node: Any) -> bool:
+    return isinstance(node, Mapping) and not isinstance(node, InlineTable)
+
+
+def _value(node: Any) -> Any:
+    return node.unwrap() if isinstance(node, Item) else node
+
+
+def _choose_rules(docs: list[TOMLDocument]) -> _Rules:
+    arrays: dict[_Schema, list[list[Any]]] = {}
+
+    def walk(node: Any, schema: _Schema) -> None:
+        for key, child in _children(node):
+            s = (*schema, key)
+            if isinstance(child, AoT):
+                arrays.setdefault(s, []).append(list(child))
+                for element in child:
+                    walk(element, s)
+            elif _is_table(child):
+                walk(child, s)
+
+    for doc in docs:
+        walk(doc, ())
+    return {schema: _rule_for(lists) for schema, lists in arrays.items()}
+
+
+def _rule_for(lists: list[list[Any]]) -> tuple[str, ...] | None:
+    for fields in IDENTITY_FIELDS:
+        ok = True
+        for elements in lists:
+            ids = []
+            for element in elements:
+                if not all(f in element for f in fields):
+                    ok = False
+                    break
+                values = [_value(element[f]) for f in fields]
+                if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
+                    ok = False
+                    break
+                ids.append(tuple(values))
+            if not ok or len(set(ids)) != len(ids):
+                ok = False
+                break
+        if ok:
+            return fields
+    return None
+
+
+def _element_id(element: Any, index: int, fields: tuple[str, ...] | None) -> _Elem:
+    if fields is None:
+        return ("pos", index)
+    try:
+        values = tuple((f, _value(element[f])) for f in fields)
+    except KeyError:
+        raise _Mismatch(fields) from None
+    if not all(isinstance(v, str | int) and not isinstance(v, bool) for _, v in values):
+        raise _Mismatch(fields)
+    return ("key", values)
+
+
+def _flatten(doc: Any, rules: _Rules) -> dict[_Path, Any]:
+    """Every setting (leaf) of the document: path -> plain Python value."""
+    out: dict[_Path, Any] = {}
+
+    def walk(node: Any, path: _Path, schema: _Schema) -> None:
+        for key, child in _children(node):
+            p, s = (*path, key), (*schema, key)
+            if isinstance(child, AoT):
+                fields = rules.get(s)
+                seen: set[_Elem] = set()
+                for i, element in enumerate(child):
+                    eid = _element_id(element, i, fields)
+                    if eid in seen:
+                        raise _Mismatch(s)
+                    seen.add(eid)
+                    walk(element, (*p, eid), s)
+            elif _is_table(child):
+                walk(child, p, s)
+            else:
+                out[p] = _value(child)
+
+    walk(doc, (), ())
+    return out
+
+
+# --- setting-level merge ---------------------------------------------------------------
+
+
+def _canon(value: Any) -> str:
+    """A comparison key: equal values of equal TOML types (nan included) compare equal."""
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{k!r}:{_canon(v)}" for k, v in sorted(value.items())) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_canon(v) for v in value) + "]"
+    return f"{type(value).__name__}:{value!r}"
+
+
+def _same(a: Any, b: Any, present_a: bool = True, present_b: bool = True) -> bool:
+    if present_a != present_b:
+        return False
+    return not present_a or _canon(a) == _canon(b)
+
+
+def _same_maps(a: dict[_Path, Any], b: dict[_Path, Any]) -> bool:
+    return a.keys() == b.keys() and all(_canon(a[k]) == _canon(b[k]) for k in a)
+
+
+_MISSING = object()
+
+
+def _merge_settings(
+    fb: dict[_Path, Any], fo: dict[_Path, Any], ft: dict[_Path, Any]
+) -> tuple[dict[_Path, Any], dict[_Path, str], list[SettingConflict]]:
+    """Merged settings (ours' value on conflict), which side each comes from, and conflicts."""
+    target: dict[_Path, Any] = {}
+    source: dict[_Path, str] = {}
+    conflicts: list[SettingConflict] = []
+    keys = dict.fromkeys([*fo, *ft, *fb])
+    for path in keys:
+        bv, ov, tv = (m.get(path, _MISSING) for m in (fb, fo, ft))
+        o_eq_t = _same(ov, tv, ov is not _MISSING, tv is not _MISSING)
+        t_eq_b = _same(tv, bv, tv is not _MISSING, bv is not _MISSING)
+        o_eq_b = _same(ov, bv, ov is not _MISSING, bv is not _MISSING)
+        if o_eq_t or t_eq_b:
+            value, side = ov, "ours"
+        elif o_eq_b:
+            value, side = tv, "theirs"
+        else:
+            value, side = ov, "ours"
+            conflicts.append(
+                SettingConflict(
+                    path=render_path(path),
+                    base=_show(None if bv is _MISSING else bv),
+                    ours=_show(None if ov is _MISSING else ov),
+                    theirs=_show(None if tv is _MISSING else tv),
+                )
+            )
+        if value is not _MISSING:
+            target[path] = value
+            source[path] = side
+    return target, source, conflicts
+
+
+def _show(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else _literal(value)
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return (
+            "{" + ", ".join(f"{render_path([k])} = {_literal(v)}" for k, v in value.items()) + "}"
+        )
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
+
+
+# --- applying the result to ours -------------------------------------------------------
+
+
+def _apply(
+    o: TOMLDocument,
+    t: TOMLDocument,
+    fo: dict[_Path, Any],
+    target: dict[_Path, Any],
+    source: dict[_Path, str],
+    rules: _Rules,
+) -> tuple[bytes, list[_Path]]:
+    """Edit (a copy of) ours with tomlkit until it reads as `target`.
+
+    Returns the bytes and the paths that could not be brought to their merged value
+    (e.g. a value in ours where upstream has a table); those keep ours' value.
+    """
+    doc = copy.deepcopy(o)
+    failed: list[_Path] = []
+    for path in fo:
+        if path not in target:
+            try:
+                _delete(doc, t, path, rules)
+            except Exception:
+                failed.append(path)
+    for path, value in target.items():
+        if source[path] == "theirs" and not _same(fo.get(path, _MISSING), value, path in fo):
+            try:
+                _put(doc, t, path, rules)
+            except Exception:
+                failed.append(path)
+    try:
+        extra = [p for p in _flatten(doc, rules) if p not in target]
+    except _Mismatch:
+        extra = []
+    for path in extra:
+        try:
+            _delete(doc, t, path, rules)
+        except Exception:
+            failed.append(path)
+    data = _bytes_of(doc)
+    try:
+        result = _flatten(_parse(data, "merged"), rules)
+    except (UnparsableInput, _Mismatch):
+        return _bytes_of(o), sorted({*failed, *(p for p in target if p not in fo)}, key=str)
+    for path in {*result, *target}:
+        if path in failed:
+            continue
+        if not _same(result.get(path), target.get(path), path in result, path in target):
+            failed.append(path)
+    return data, failed
+
+
+def _bytes_of(doc: TOMLDocument) -> bytes:
+    return doc.as_string().encode("utf-8")
+
+
+def _locate(node: Any, seg: _Seg, rules: _Rules, schema: _Schema) -> Any:
+    """The child of `node` named by `seg` (a key or an AoT element id), or KeyError."""
+    if isinstance(seg, str):
+        if not isinstance(node, Mapping) or seg not in node:
+            raise KeyError(seg)
+        return node[seg]
+    if not isinstance(node, AoT):
+        raise KeyError(seg)
+    fields = rules.get(schema)
+    for i, element in enumerate(node):
+        if _element_id(element, i, fields) == seg:
+            return element
+    raise KeyError(seg)
+
+
+def _walk(doc: Any, path: _Path, rules: _Rules) -> list[Any]:
+    """The nodes along `path` from the document down, as far as they exist."""
+    nodes = [doc]
+    schema: _Schema = ()
+    for seg in path:
+        try:
+            nodes.append(_locate(nodes[-1], seg, rules, schema))
+        except KeyError:
+            break
+        if isinstance(seg, str):
+            schema = (*schema, seg)
+    return nodes
+
+
+def _put(doc: TOMLDocument, t: TOMLDocument, path: _Path, rules: _Rules) -> None:
+    """Set `path` in doc to theirs' item, copying theirs' missing tables/elements whole."""
+    have = _walk(doc, path, rules)
+    theirs = _walk(t, path, rules)
+    depth = len(have) - 1  # segments of path that exist in doc
+    if depth == len(path):
+        depth -= 1  # the leaf exists: replace it in its parent
+    parent, seg, item = have[depth], path[depth], copy.deepcopy(theirs[depth + 1])
+    _trim(item)
+    if isinstance(seg, str):
+        parent[seg] = item
+    elif isinstance(parent, AoT):
+        parent.append(item)
+    else:
+        raise KeyError(seg)
+
+
+def _delete(doc: TOMLDocument, t: TOMLDocument, path: _Path, rules: _Rules) -> None:
+    """Remove `path` from doc, then the tables and elements it leaves empty that theirs lacks."""
+    nodes = _walk(doc, path, rules)
+    if len(nodes) != len(path) + 1:
+        return
+    for depth in range(len(path) - 1, -1, -1):
+        parent, seg = nodes[depth], path[depth]
+        if depth < len(path) - 1:
+            child = nodes[depth + 1]
+            in_theirs = len(_walk(t, path[: depth + 1], rules)) == depth + 2
+            if len(child) or in_theirs:
+                return
+        if isinstance(seg, str):
+            del parent[seg]
+        else:
+            child = nodes[depth + 1]
+            del parent[next(i for i, e in enumerate(parent) if e is child)]
+
+
+def _trim(item: Any) -> None:
+    """Drop the comment lines trailing a copied table: tomlkit counts what follows a table's
+    last key (often upstream's commented-out next section) as part of it."""
+    if isinstance(item, AoT):
+        if item.body:
+            _trim(item.body[-1])
+        return
+    if not isinstance(item, Table):
+        return
+    body = item.value.body
+    if body and isinstance(body[-1][1], Table | AoT):
+        _trim(body[-1][1])
+        return
+    dropped = False
+    while body and body[-1][0] is None and isinstance(body[-1][1], Comment | Whitespace):
+        body.pop()
+        dropped = True
+    if dropped:
+        body.append((None, Whitespace("\n")))
