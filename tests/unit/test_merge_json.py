@@ -365,7 +365,7 @@ def edit(draw: st.DrawFn, doc: Any) -> Any:
 def dump(draw: Callable[[st.SearchStrategy[Any]], Any], doc: Any) -> bytes:
     indent, seps = draw(INDENTS), draw(SEPS)
     text = json.dumps(doc, indent=indent, separators=seps, ensure_ascii=draw(st.booleans()))
-    return text.encode() + draw(st.sampled_from([b"", b"\n"]))
+    return text.encode() + (b"\n" if draw(st.booleans()) else b"")
 
 
 @st.composite

@@ -266,6 +266,12 @@ def test_quoting_and_comment_only_edits_are_not_conflicts() -> None:
     assert result.merged == ours
 
 
+def test_empty_base_document_merges_both_additions() -> None:
+    result = merge_yaml(b"", b"a: 1\n", b"b: 2\n")
+    assert result.clean
+    assert load(result.merged) == {"a": 1, "b": 2}
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -358,6 +364,19 @@ def triples(draw: st.DrawFn) -> tuple[bytes, bytes, bytes]:
     return dump(draw, base), dump(draw, draw(edit(base))), dump(draw, draw(edit(base)))
 
 
+def merge_or_ruamel_limit(b: bytes, o: bytes, t: bytes) -> MergeResult | None:
+    try:
+        return merge_yaml(b, o, t)
+    except UnparsableInput as exc:
+        # Only where ruamel 0.19 cannot write the result back: an empty flow collection
+        # item ("- {}") in a block sequence next to comments comes out as "- false - []"
+        # or "- -". The engine's check catches it and the caller merges by lines.
+        assert exc.side == "ours"
+        assert "does not round-trip" in str(exc)
+        assert any(re.search(rb"- (\{\}|\[\])\n", x) for x in (b, o, t))
+        return None
+
+
 PROP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -374,21 +393,16 @@ def test_identities_are_byte_exact(docs: tuple[bytes, bytes, bytes]) -> None:
 @given(triples())
 def test_merge_matches_tree_and_is_symmetric_when_clean(docs: tuple[bytes, bytes, bytes]) -> None:
     b, o, t = docs
-    try:
-        r1 = merge_yaml(b, o, t)
-    except UnparsableInput as exc:
-        # Only where ruamel 0.19 cannot write the result back: an empty flow collection
-        # item ("- {}") in a block sequence next to comments comes out as "- false - []"
-        # or "- -". The engine's check catches it and the caller merges by lines.
-        assert exc.side == "ours"
-        assert "does not round-trip" in str(exc)
-        assert any(re.search(rb"- (\{\}|\[\])\n", x) for x in docs)
+    r1 = merge_or_ruamel_limit(b, o, t)
+    if r1 is None:
         return
     expected, conflicts = tree.merge_values(load(b), load(o), load(t))
     assert tree.same(load(r1.merged), expected)
     assert r1.conflicts == conflicts
     if r1.clean:
-        r2 = merge_yaml(b, t, o)
+        r2 = merge_or_ruamel_limit(b, t, o)
+        if r2 is None:
+            return
         assert r2.clean
         assert tree.same(load(r1.merged), load(r2.merged))
     check_merge(b, o, t, r1)

@@ -8,9 +8,12 @@ document is dumped with the indentation detected in the operator's file; then
 the change from "ours dumped as is" to "ours dumped merged" is applied to the
 operator's original text with the line merge, so every line the merge did not
 touch stays byte for byte (spacing, quoting, trailing blanks ruamel would
-normalise). If that text merge does not reproduce the merged settings exactly,
-the plain dump is used. Single-document files only (several documents, or a
-file that does not load, raise UnparsableInput and the caller falls back).
+normalise); where the two overlap, the dumped lines win. If that does not
+reproduce the merged settings exactly, the plain dump is used, and if even that
+does not (a few ruamel emitter bugs), UnparsableInput("ours", ...) is raised so
+the caller falls back to the line merge rather than write a wrong file.
+Single-document files only (several documents, or a file that does not load,
+raise UnparsableInput too).
 """
 
 from __future__ import annotations
@@ -423,9 +426,13 @@ def merge_yaml(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
         return MergeResult(merged=theirs, conflicts=(), format=FORMAT)
     if theirs == base:
         return MergeResult(merged=ours, conflicts=(), format=FORMAT)
+    if b is None and isinstance(o, dict) and isinstance(t, dict):
+        b = {}  # an empty base document: both sides added their settings
     merged, conflicts = tree.merge_values(b, o, t)
     if tree.same(o, merged):
         return MergeResult(merged=ours, conflicts=conflicts, format=FORMAT)
+    if not isinstance(o_doc, dict | list) and tree.same(t, merged):
+        return MergeResult(merged=theirs, conflicts=conflicts, format=FORMAT)
     y = _yaml(_layout(o_text, _layout(t_text)))
     try:
         if not isinstance(o_doc, dict | list):
