@@ -15,7 +15,7 @@ from uplevel.merge import tree
 from uplevel.merge.json import _parse, merge_json
 from uplevel.merge.result import MergeResult, UnparsableInput
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"  # real WSO2 files, see INDEX.md
 
 
 def corpus(name: str) -> tuple[bytes, bytes]:

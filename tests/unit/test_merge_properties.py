@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from uplevel.merge.properties import merge_properties, parse_properties
 from uplevel.merge.result import MergeResult, UnparsableInput
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"  # real WSO2 files, see INDEX.md
 P09 = CORPUS / "09-apim-log4j2-properties-4.6-to-4.7"
 P10 = CORPUS / "10-is-log4j2-properties-7.0-to-7.1"
 

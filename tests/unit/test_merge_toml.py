@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from uplevel.merge.result import MergeResult, UnparsableInput
 from uplevel.merge.toml import merge_toml
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"  # real WSO2 files, see INDEX.md
 P01 = CORPUS / "01-apim-deployment-toml-4.2-to-4.3"
 P02 = CORPUS / "02-apim-acp-deployment-toml-4.5-to-4.6"
 P03 = CORPUS / "03-is-deployment-toml-7.0-to-7.1"

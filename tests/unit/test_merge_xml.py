@@ -20,7 +20,7 @@ from lxml import etree
 from uplevel.merge.result import MergeResult, SettingConflict, UnparsableInput
 from uplevel.merge.xml import merge_xml
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"  # real WSO2 files, see INDEX.md
 ID_ATTRS = ("name", "id", "{http://www.w3.org/XML/1998/namespace}id", "key", "className", "class")
 
 

@@ -18,7 +18,7 @@ from uplevel.merge import tree
 from uplevel.merge.result import MergeResult, UnparsableInput
 from uplevel.merge.yaml import merge_yaml
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"  # real WSO2 files, see INDEX.md
 VALUES_13 = "13-k8s-am-single-values-yaml-4.1.0.1-to-4.1.0.2"
 COMPOSE_14 = "14-docker-compose-analytics-yml-3.2-to-4.0"
 
