@@ -52,11 +52,10 @@ from uplevel.descriptor import CHANNELS, PRODUCT_RE, check_product
 from uplevel.errors import BundleError, UsageError
 from uplevel.fetch import FetchConfig, Fetcher
 from uplevel.repo.documents import (
-    MANIFEST_DOC,
-    UPDATE_DOC,
     LevelManifest,
     LevelUpdate,
-    target_path,
+    read_level_manifest,
+    read_level_update,
 )
 from uplevel.tufclient import ROOT_HISTORY, TargetNotFoundError, TufClient
 
@@ -472,18 +471,10 @@ class VerifiedBundle:
         return list(Metadata[TargetsRole].from_bytes(data).signed.targets)
 
     def level_manifest(self, product: str, channel: str, level: int) -> LevelManifest:
-        name = target_path(product, channel, level, MANIFEST_DOC)
-        doc = LevelManifest.from_bytes(self._target(name), where=name)
-        if (doc.product, doc.channel, doc.level) != (product, channel, level):
-            raise BundleError(f"{name}: the document says {doc.product}/{doc.channel}/{doc.level}")
-        return doc
+        return read_level_manifest(self._target, product, channel, level)
 
     def level_update(self, product: str, channel: str, level: int) -> LevelUpdate:
-        name = target_path(product, channel, level, UPDATE_DOC)
-        doc = LevelUpdate.from_bytes(self._target(name), where=name)
-        if (doc.product, doc.channel, doc.level) != (product, channel, level):
-            raise BundleError(f"{name}: the document says {doc.product}/{doc.channel}/{doc.level}")
-        return doc
+        return read_level_update(self._target, product, channel, level)
 
     def _target(self, name: str) -> bytes:
         out: list[bytes] = []

@@ -26,13 +26,12 @@ from uplevel.errors import BundleError, UplevelError
 from uplevel.fetch import FetchConfig, Fetcher
 from uplevel.model import Entry, Manifest
 from uplevel.repo.documents import (
-    MANIFEST_DOC,
-    UPDATE_DOC,
     LevelManifest,
     LevelUpdate,
     StoredBlob,
     channel_levels,
-    target_path,
+    read_level_manifest,
+    read_level_update,
 )
 from uplevel.tufclient import TufClient, validate_root
 
@@ -128,18 +127,10 @@ class Remote:
         return channel_levels(self.target_paths(), product, channel)
 
     def level_manifest(self, product: str, channel: str, level: int) -> LevelManifest:
-        name = target_path(product, channel, level, MANIFEST_DOC)
-        doc = LevelManifest.from_bytes(self._get_target(name), where=name)
-        if (doc.product, doc.channel, doc.level) != (product, channel, level):
-            raise ServerError(f"{name}: the document says {doc.product}/{doc.channel}/{doc.level}")
-        return doc
+        return read_level_manifest(self._get_target, product, channel, level)
 
     def level_update(self, product: str, channel: str, level: int) -> LevelUpdate:
-        name = target_path(product, channel, level, UPDATE_DOC)
-        doc = LevelUpdate.from_bytes(self._get_target(name), where=name)
-        if (doc.product, doc.channel, doc.level) != (product, channel, level):
-            raise ServerError(f"{name}: the document says {doc.product}/{doc.channel}/{doc.level}")
-        return doc
+        return read_level_update(self._get_target, product, channel, level)
 
     def _get_target(self, name: str) -> bytes:
         return self._guard(lambda: self.tuf.get_target(name))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,3 +227,29 @@ class LevelUpdate:
             update=update,
             changes=changes,
         )
+
+
+def read_level_manifest(
+    get_target: Callable[[str], bytes], product: str, channel: str, level: int
+) -> LevelManifest:
+    """A level's verified manifest.json through `get_target` (TUF-verified bytes by name),
+    refused if the document speaks of another product, channel or level."""
+    name = target_path(product, channel, level, MANIFEST_DOC)
+    doc = LevelManifest.from_bytes(get_target(name), where=name)
+    _check_names(name, (doc.product, doc.channel, doc.level), (product, channel, level))
+    return doc
+
+
+def read_level_update(
+    get_target: Callable[[str], bytes], product: str, channel: str, level: int
+) -> LevelUpdate:
+    """A level's verified update.json (see read_level_manifest)."""
+    name = target_path(product, channel, level, UPDATE_DOC)
+    doc = LevelUpdate.from_bytes(get_target(name), where=name)
+    _check_names(name, (doc.product, doc.channel, doc.level), (product, channel, level))
+    return doc
+
+
+def _check_names(name: str, says: tuple[str, str, int], wanted: tuple[str, str, int]) -> None:
+    if says != wanted:
+        raise BundleError(f"{name}: the document says {says[0]}/{says[1]}/{says[2]}")
