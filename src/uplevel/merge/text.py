@@ -131,7 +131,18 @@ def _eol(*files: list[bytes]) -> bytes:
 
 def _stable(b: list[bytes], o: list[bytes], t: list[bytes]) -> Iterator[tuple[int, int, int, int]]:
     """Yield (base, ours, theirs, length) runs where all three agree, then an empty end marker."""
-    ob, tb = _matching_blocks(b, o), _matching_blocks(b, t)
+    return stable_runs(_matching_blocks(b, o), _matching_blocks(b, t), (len(b), len(o), len(t)))
+
+
+def stable_runs(
+    ours_blocks: Sequence[tuple[int, int, int]],
+    theirs_blocks: Sequence[tuple[int, int, int]],
+    lengths: tuple[int, int, int],
+) -> Iterator[tuple[int, int, int, int]]:
+    """diff3's stable runs: where base↔ours and base↔theirs matching blocks overlap on base,
+    as (base, ours, theirs, length), then an empty run at the three lengths. Shared by the
+    line merge and the list merge of structured formats (each with its own matcher)."""
+    ob, tb = ours_blocks, theirs_blocks
     i = j = 0
     while i < len(ob) and j < len(tb):
         b1, o1, n1 = ob[i]
@@ -143,7 +154,7 @@ def _stable(b: list[bytes], o: list[bytes], t: list[bytes]) -> Iterator[tuple[in
             i += 1
         else:
             j += 1
-    yield len(b), len(o), len(t), 0
+    yield (*lengths, 0)
 
 
 def _common_ends(a: Sequence[bytes], b: Sequence[bytes]) -> tuple[int, int]:

@@ -27,6 +27,7 @@ from collections.abc import Hashable, Iterator, Sequence
 from typing import Any, Final
 
 from uplevel.merge.result import SettingConflict
+from uplevel.merge.text import stable_runs
 
 IDENTITY_KEYS: Final = ("name", "id", "key")
 
@@ -301,16 +302,4 @@ def _blocks(a: list[str], b: list[str]) -> list[tuple[int, int, int]]:
 
 def _stable(b: list[str], o: list[str], t: list[str]) -> Iterator[tuple[int, int, int, int]]:
     """(base, ours, theirs, length) runs equal on all three sides, then an empty end run."""
-    ob, tb = _blocks(b, o), _blocks(b, t)
-    i = j = 0
-    while i < len(ob) and j < len(tb):
-        b1, o1, n1 = ob[i]
-        b2, t2, n2 = tb[j]
-        lo, hi = max(b1, b2), min(b1 + n1, b2 + n2)
-        if lo < hi:
-            yield lo, o1 + lo - b1, t2 + lo - b2, hi - lo
-        if b1 + n1 < b2 + n2:
-            i += 1
-        else:
-            j += 1
-    yield len(b), len(o), len(t), 0
+    return stable_runs(_blocks(b, o), _blocks(b, t), (len(b), len(o), len(t)))
