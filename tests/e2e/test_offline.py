@@ -6,7 +6,6 @@ root, an expired timestamp), each refused with the home untouched."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import subprocess
@@ -14,14 +13,15 @@ import sys
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Snapshot, run_cli, snapshot
-from uplevel.sample import PRODUCT, write_level, write_pack, write_security_fix
+from tests.e2e.support import level_trees, serving
+from uplevel.sample import PRODUCT, write_pack
 
 CONF = "repository/conf/deployment.toml"
 TUF = "updates/uplevel/tuf"
@@ -40,21 +40,6 @@ class Offline:
     from_server: Path  # 0 → 2, `export --server URL --product P`
     stale: Path  # 0 → 3, exported before the repository re-signed its metadata
     foreign: Path  # 0 → 1, exported from another repository (another root)
-
-
-def _trees(root: Path) -> dict[int, Path]:
-    trees = {n: root / f"level{n}" for n in (0, 1)}
-    for n, tree in trees.items():
-        tree.mkdir(parents=True)
-        write_level(tree, n)
-    trees[2] = root / "level2"
-    shutil.copytree(trees[1], trees[2], symlinks=True)
-    write_security_fix(trees[2])
-    trees[3] = root / "level3"
-    shutil.copytree(trees[2], trees[3], symlinks=True)
-    conf = trees[3] / CONF
-    conf.write_text(conf.read_text() + "\n[apim.ai]\nenable = true\n")
-    return trees
 
 
 def _publish(repo: Path, trees: dict[int, Path], levels: int) -> str:
@@ -96,23 +81,6 @@ def _publish(repo: Path, trees: dict[int, Path], levels: int) -> str:
     )
 
 
-@contextlib.contextmanager
-def _serving(repo: Path) -> Iterator[str]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uplevel", "serve", str(repo), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    line = server.stdout.readline()
-    assert " at " in line, line
-    try:
-        yield line.rsplit(" at ", 1)[1].strip()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-
-
 def _adopt(tree: Path, home: Path, url: str, token: str) -> Path:
     shutil.copytree(tree, home, symlinks=True)
     run_cli(
@@ -134,11 +102,11 @@ def _adopt(tree: Path, home: Path, url: str, token: str) -> Path:
 @pytest.fixture(scope="module")
 def offline(tmp_path_factory: pytest.TempPathFactory) -> Offline:
     root = tmp_path_factory.mktemp("offline")
-    trees = _trees(root / "trees")
+    trees = level_trees(root / "trees")
     repo = root / "repo"
     token = _publish(repo, trees, 3)
     env = {"UPLEVEL_TOKEN": token}
-    with _serving(repo) as url:
+    with serving(repo) as url:
         stale = root / "stale.bundle"
         run_cli(
             "export",
@@ -194,7 +162,7 @@ def offline(tmp_path_factory: pytest.TempPathFactory) -> Offline:
         )
     other = root / "other-repo"
     other_token = _publish(other, trees, 1)
-    with _serving(other) as other_url:
+    with serving(other) as other_url:
         foreign = root / "foreign.bundle"
         run_cli(
             "export",

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, snapshot
-from uplevel.sample import PRODUCT, write_level, write_pack, write_security_fix
+from tests.e2e.support import level_trees, serving
+from uplevel.sample import PRODUCT, write_pack
 
 LOCK = "updates/uplevel/lock"
 
@@ -34,17 +35,7 @@ class Published:
 
 
 def _publish(root: Path) -> tuple[Path, dict[int, Path]]:
-    trees = {n: root / f"level{n}" for n in (0, 1)}
-    for n, tree in trees.items():
-        tree.mkdir(parents=True)
-        write_level(tree, n)
-    trees[2] = root / "level2"
-    shutil.copytree(trees[1], trees[2], symlinks=True)
-    write_security_fix(trees[2])
-    trees[3] = root / "level3"
-    shutil.copytree(trees[2], trees[3], symlinks=True)
-    conf = trees[3] / "repository/conf/deployment.toml"
-    conf.write_text(conf.read_text() + "\n[apim.ai]\nenable = true\n")
+    trees = level_trees(root)
     pack = root / "pack.zip"
     write_pack(trees[0], pack)
     repo = root / "repo"
@@ -87,29 +78,8 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
         "--json",
         check=0,
     ).json["result"]["token"]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uplevel",
-            "serve",
-            str(repo),
-            "--port",
-            "0",
-            "--access-log",
-            str(root / "access.log"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    line = server.stdout.readline()
-    assert " at " in line, line
-    try:
-        yield Published(repo, trees, line.rsplit(" at ", 1)[1].strip(), token)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with serving(repo, "--access-log", root / "access.log") as url:
+        yield Published(repo, trees, url, token)
 
 
 def _home(p: Published, tmp: Path, name: str = "home", level: int = 0) -> Path:
@@ -451,28 +421,9 @@ def test_tls_server_with_a_custom_ca_bundle(published: Published, tmp_path: Path
     from tests.tuf.support import self_signed_cert
 
     cert, key = self_signed_cert(tmp_path)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uplevel",
-            "serve",
-            str(published.repo),
-            "--port",
-            "0",
-            "--tls-cert",
-            str(cert),
-            "--tls-key",
-            str(key),
-            "--access-log",
-            str(tmp_path / "tls.log"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().rsplit(" at ", 1)[1].strip()
+    with serving(
+        published.repo, "--tls-cert", cert, "--tls-key", key, "--access-log", tmp_path / "tls.log"
+    ) as url:
         assert url.startswith("https://127.0.0.1:")
         home = _home(published, tmp_path)
         r = run_cli(
@@ -501,9 +452,6 @@ def test_tls_server_with_a_custom_ca_bundle(published: Published, tmp_path: Path
             check=0,
         )
         assert snapshot(home) == snapshot(published.trees[3])
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def test_login_keeps_the_token_in_a_private_credentials_file(
@@ -557,24 +505,7 @@ def test_homes_follow_key_rotation(tmp_path: Path) -> None:
         "--json",
         check=0,
     ).json["result"]["token"]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uplevel",
-            "serve",
-            str(repo),
-            "--port",
-            "0",
-            "--access-log",
-            str(tmp_path / "access.log"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().rsplit(" at ", 1)[1].strip()
+    with serving(repo, "--access-log", tmp_path / "access.log") as url:
         home = tmp_path / "home"
         shutil.copytree(trees[0], home, symlinks=True)
         env = {"UPLEVEL_TOKEN": token}
@@ -602,9 +533,6 @@ def test_homes_follow_key_rotation(tmp_path: Path) -> None:
             now["version"] == pinned + 2
         )  # one new root per rotation, each signed by the one before
         assert snapshot(home) == snapshot(trees[3])
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def test_an_interrupted_download_resumes_from_what_it_verified(
