@@ -34,6 +34,7 @@ from pathlib import Path
 import repo_fronts
 import repo_levels
 import repo_load
+import report
 import trees
 from measure import CommandFailed, Timed, run_timed
 from report import MIB, machine_facts
@@ -649,14 +650,6 @@ def section(b: Bench, args: argparse.Namespace, rs: list[Row], j: Jump, c: Check
     return "\n".join(out) + "\n"
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section (from its heading to the end) or append it."""
-    old = path.read_text() if path.exists() else ""
-    at = old.find("\n" + HEADING + "\n")
-    keep = old if at < 0 else old[: at + 1]
-    path.write_text(keep.rstrip("\n") + "\n\n" + text)
-
-
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -787,7 +780,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_write:
         print("\n" + text)
     else:
-        write_section(HERE / "RESULTS.md", text)
+        report.write_section(HERE / "RESULTS.md", HEADING, text)
         print(f"written to {HERE / 'RESULTS.md'} ({HEADING})")
     trees.remove_tree(work / "run")
     return 3 if args.check and not all(r.ok for r in result if r.ok is not None) else 0

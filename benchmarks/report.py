@@ -88,7 +88,44 @@ def machine_facts(workdir: Path) -> dict[str, str]:
     }
 
 
-KEPT_SECTION = "## Update repository and server"
+# Sections the other benchmarks own (each replaces only its own on a rerun); run.py keeps them.
+BENCH_SECTIONS = (
+    "## Update repository and server",  # repo_bench.py
+    "## Configuration merge",  # merge_bench.py
+    "## Updated packs",  # pack_bench.py
+    "## Migration",  # migrate_bench.py
+    "## Fleet rollout",  # fleet_bench.py
+)
+
+
+def _split_sections(text: str) -> tuple[str, dict[str, str]]:
+    """RESULTS.md as (head, {heading: section text}) for the benchmark-owned sections;
+    a section runs from its heading to the next owned heading or the end."""
+    lines = text.splitlines(keepends=True)
+    head: list[str] = []
+    owned: dict[str, list[str]] = {}
+    current: list[str] = head
+    for line in lines:
+        if line.rstrip("\n") in BENCH_SECTIONS:
+            current = owned.setdefault(line.rstrip("\n"), [])
+        current.append(line)
+    return "".join(head), {h: "".join(v) for h, v in owned.items()}
+
+
+def _join(head: str, owned: dict[str, str]) -> str:
+    parts = [head.rstrip("\n") + "\n"] if head.strip() else []
+    parts += [owned[h].rstrip("\n") + "\n" for h in BENCH_SECTIONS if h in owned]
+    return "\n".join(parts)
+
+
+def write_section(path: Path, heading: str, text: str) -> None:
+    """Replace one benchmark's own section of RESULTS.md (text starts with its heading),
+    leaving every other section as it was."""
+    if heading not in BENCH_SECTIONS or not text.startswith(heading + "\n"):
+        raise ValueError(f"{heading!r} is not a benchmark section heading of RESULTS.md")
+    head, owned = _split_sections(path.read_text() if path.exists() else "")
+    owned[heading] = text
+    path.write_text(_join(head, owned))
 
 
 def write_results(
@@ -102,8 +139,6 @@ def write_results(
     out += ["", "## Results", "", table(rows), ""]
     for title, body in sections:
         out += [f"## {title}", "", body.rstrip(), ""]
-    # Sections other benchmarks append (repo_bench.py) survive a rerun of this one.
-    old = path.read_text() if path.exists() else ""
-    at = old.find(f"\n{KEPT_SECTION}\n")
-    tail = old[at + 1 :] if at >= 0 else ""
-    path.write_text("\n".join(out) + ("\n" + tail if tail else ""))
+    # Sections other benchmarks own survive a rerun of this one.
+    _, owned = _split_sections(path.read_text() if path.exists() else "")
+    path.write_text(_join("\n".join(out), owned))

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
@@ -157,6 +158,8 @@ class LazyGroup(click.Group):
     lazy: ClassVar[dict[str, str]] = {
         "repo": "uplevel.cli_repo:repo",
         "serve": "uplevel.cli_serve:serve",
+        "pack": "uplevel.cli_pack:pack",
+        "migrate": "uplevel.cli_migrate:migrate",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -380,6 +383,53 @@ def history(ctx: click.Context, home: Path, as_json: bool) -> None:
 
     with run(ctx, "history", as_json) as out:
         out.finish(inspect.history(home), human)
+
+
+@dataclass(frozen=True)
+class _ProfileResult:
+    profiles: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"profiles": self.profiles}
+
+
+@cli.command("profile")
+@_home_option
+@click.option("--product", help="NAME-VERSION to resolve (default: the home's product).")
+@click.option("--list", "list_all", is_flag=True, help="Every profile found, as written.")
+@_json_option
+@click.pass_context
+def profile_cmd(
+    ctx: click.Context, home: Path, product: str | None, list_all: bool, as_json: bool
+) -> None:
+    """The product profile in effect: configuration, runtime and addition paths, pid and lock
+    files, stop/start commands and health check (what scripts and the Ansible roles read)."""
+    from uplevel.home import Home
+    from uplevel.profile import load_profiles, profile_for
+
+    def human(r: _ProfileResult) -> None:
+        for p in r.profiles:
+            click.echo(f"{p['name']}: {p['description'] or '-'} ({p['source']})")
+            if list_all:
+                click.echo(f"  products: {', '.join(p['products'])}")
+                continue
+            for key in ("pid_file", "start", "stop", "health_url", "health_command"):
+                if p[key]:
+                    click.echo(f"  {key}: {p[key]}")
+            for key in ("config", "runtime", "runtime_exclude", "additions", "lock_files"):
+                if p[key]:
+                    click.echo(f"  {key}: {', '.join(p[key])}")
+
+    with run(ctx, "profile", as_json) as out:
+        if list_all:
+            found = [p.as_dict() for p in load_profiles()]
+        else:
+            if product is None:
+                h = Home(home)
+                h.require_adopted()
+                product = h.load_state().product
+            found = [profile_for(product).as_dict()]
+        out.finish(_ProfileResult(found), human)
 
 
 def _render_apply(r: Any) -> None:
