@@ -233,3 +233,39 @@ class Home:
             hint="wait for it to finish",
         ):
             yield
+
+
+# --- the state of a home made elsewhere (uplevel pack) -----------------------------------------
+
+
+def state_file_bytes(state: State) -> bytes:
+    """`state.json` exactly as `Home.save_state` writes it."""
+    return json.dumps(state.to_dict(), indent=1).encode() + b"\n"
+
+
+def manifest_file_bytes(manifest: Manifest) -> bytes:
+    """`manifests/<digest>.json.zst` exactly as `Home.save_manifest` writes it (zstd is
+    deterministic for one library version and level)."""
+    import zstandard
+
+    return zstandard.ZstdCompressor(level=3).compress(manifest.to_json_bytes())
+
+
+def adopted_state_files(
+    state: State, manifest: Manifest, *, trusted_root: tuple[int, bytes] | None = None
+) -> dict[str, bytes]:
+    """The files under `updates/uplevel/` (relative names) of a home adopted at `state.level`
+    with pristine `manifest`, as `uplevel init` leaves them, minus the stat cache (a cache of
+    one host's stat data) and the lock. `trusted_root` (version, bytes) pins a TUF root as
+    `init --server` does; the timestamp, snapshot and targets are fetched on first use."""
+    if manifest.digest != state.pristine or state.levels.get(state.level) != state.pristine:
+        raise ValueError("the state's pristine digest is not the manifest's")
+    files = {
+        "state.json": state_file_bytes(state),
+        f"manifests/{manifest.digest}.json.zst": manifest_file_bytes(manifest),
+    }
+    if trusted_root is not None:
+        version, root = trusted_root
+        files["tuf/root.json"] = root
+        files[f"tuf/root_history/{version}.root.json"] = root
+    return files

@@ -1,0 +1,638 @@
+"""pack: the distribution zip of a product at a level, built from the update repository.
+
+Two sources of the same verified documents and contents:
+
+- a local repository directory (`--repo`, the publisher's): each level document is read
+  from `targets/` and checked against the signed targets metadata (whose signatures are
+  checked against the repository's root); blobs are streamed from `blobs/` (raw or zstd);
+- an update server (`--server`): the documents come through the TUF client like every
+  online command (root pinned from `--root`, else trusted on first use), blobs are fetched
+  from `/v1/blobs/` and decompressed in memory.
+
+Either way every content is checked against the sha256 and size of the level's verified
+manifest while it is written (uplevel.packwriter), into a temporary file beside the output
+that is fsynced and renamed only when the whole zip is written: a refused content, a
+hostile path or an interrupted run leaves no pack behind.
+
+The zip holds one top folder named after the product (`wso2am-4.2.0/`), the pristine tree
+of the level, and `updates/uplevel/` inside it: the state of a home adopted at that level
+(as `uplevel init` writes it; with `--server` also the server URL and its pinned root) and
+`UPDATE-SUMMARY.md`. Nothing under `updates/uplevel/` counts as a local change, so an
+unzipped pack is a clean, adopted home. docs/packs.md has the naming convention and the
+reproducibility guarantees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from uplevel.client.changelog import LevelNotes, changelog
+from uplevel.descriptor import CHANNELS, SEVERITIES, check_channel, check_product
+from uplevel.errors import BundleError, HomeError, UnsafePathError, UsageError
+from uplevel.home import Event, State, adopted_state_files
+from uplevel.model import Manifest
+from uplevel.packwriter import ZipItem, ZipOptions, ZipStats, write_zip
+from uplevel.paths import STATE_DIR, check_relative, parents
+from uplevel.repo.documents import (
+    LevelManifest,
+    LevelUpdate,
+    StoredBlob,
+    channel_levels,
+    read_level_manifest,
+    read_level_update,
+)
+
+SUMMARY_NAME = "UPDATE-SUMMARY.md"
+DEFAULT_DATE = dt.datetime(1980, 1, 1)
+DIR_MODE = 0o755
+STATE_FILE_MODE = 0o644
+
+
+def pack_name(product: str, level: int, channel: str) -> str:
+    """The conventional file name: `<product>+<level>.<channel>.zip`, e.g.
+    `wso2am-4.2.0+12.full.zip` (WUM named its packs `<product>+<timestamp>.full.zip`)."""
+    return f"{product}+{level}.{channel}.zip"
+
+
+def parse_level(text: str | None) -> int | None:
+    """`--level`: a level number, or `latest` (None)."""
+    if text is None or text.strip().lower() == "latest":
+        return None
+    if not text.strip().isdigit():
+        raise UsageError(f"--level {text!r}: expected a level number or 'latest'")
+    return int(text)
+
+
+def pack_date(environ: dict[str, str] | os._Environ[str] | None = None) -> dt.datetime:
+    """The one timestamp of every member: SOURCE_DATE_EPOCH (the reproducible-builds
+    convention) if set, else 1980-01-01 00:00 — never the clock or the time zone."""
+    env = os.environ if environ is None else environ
+    raw = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return DEFAULT_DATE
+    if not raw.isdigit():
+        raise UsageError(f"SOURCE_DATE_EPOCH={raw!r} is not a number of seconds")
+    moment = dt.datetime.fromtimestamp(int(raw), dt.UTC).replace(tzinfo=None)
+    return min(max(moment, DEFAULT_DATE), dt.datetime(2107, 12, 31, 23, 59, 58))
+
+
+# --- sources ------------------------------------------------------------------------------
+
+
+class PackSource(Protocol):
+    """Verified level documents and contents, from a repository directory or a server."""
+
+    origin: str
+    server: str | None
+    workers: int
+
+    def levels(self, product: str, channel: str) -> list[int]: ...
+
+    def level_manifest(self, product: str, channel: str, level: int) -> LevelManifest: ...
+
+    def level_update(self, product: str, channel: str, level: int) -> LevelUpdate: ...
+
+    def trusted_root(self) -> tuple[int, bytes] | None: ...
+
+    def content(self, blobs: dict[str, StoredBlob]) -> Callable[[str, int], Iterable[bytes]]: ...
+
+
+class RepoSource:
+    """A repository directory, read without its lock (like `repo list`): only what the
+    signed targets metadata names is used, each document checked against it."""
+
+    workers = 2
+
+    def __init__(self, repo_dir: Path) -> None:
+        from uplevel.repo.config import RepoConfig
+        from uplevel.repo.layout import RepoLayout
+        from uplevel.repo.metadata import TufMetadata
+        from uplevel.repo.state import load_keys
+
+        self.origin = str(repo_dir)
+        self.server: str | None = None
+        self.layout = RepoLayout(repo_dir)
+        if not repo_dir.is_dir():
+            raise UsageError(f"--repo {repo_dir}: no such directory")
+        config = RepoConfig.load(self.layout.config)
+        tuf = TufMetadata(self.layout, config, load_keys(self.layout, config, None))
+        root = tuf.root()
+        self.targets = tuf.targets()
+        try:
+            root.signed.verify_delegate(
+                "targets", self.targets.signed_bytes, self.targets.signatures
+            )
+        except Exception as exc:
+            raise HomeError(
+                f"{repo_dir}: the targets metadata is not signed by the repository's root ({exc})",
+                hint="the repository is damaged; restore metadata/ from a backup",
+            ) from exc
+        self._root = (root.signed.version, self.layout.versioned("root", root.signed.version))
+
+    def levels(self, product: str, channel: str) -> list[int]:
+        return channel_levels(self.targets.signed.targets, product, channel)
+
+    def _get(self, name: str) -> bytes:
+        from uplevel.repo.tufapi import LengthOrHashMismatchError
+
+        info = self.targets.signed.targets.get(name)
+        if info is None:
+            raise HomeError(f"{self.origin}: the targets metadata names no {name}")
+        disk = self.layout.target_file(name, info.hashes["sha256"])
+        try:
+            data = disk.read_bytes()
+            info.verify_length_and_hashes(data)
+        except (FileNotFoundError, LengthOrHashMismatchError) as exc:
+            raise BundleError(
+                f"{disk}: missing or not what the targets metadata signs ({exc})",
+                hint="the repository is damaged; restore targets/ from a backup",
+            ) from exc
+        return data
+
+    def level_manifest(self, product: str, channel: str, level: int) -> LevelManifest:
+        return read_level_manifest(self._get, product, channel, level)
+
+    def level_update(self, product: str, channel: str, level: int) -> LevelUpdate:
+        return read_level_update(self._get, product, channel, level)
+
+    def trusted_root(self) -> tuple[int, bytes] | None:
+        from uplevel.tufclient import validate_root
+
+        version, path = self._root
+        data = path.read_bytes()
+        validate_root(data)
+        return version, data
+
+    def content(self, blobs: dict[str, StoredBlob]) -> Callable[[str, int], Iterable[bytes]]:
+        from uplevel.repo.blobs import blob_file
+
+        def chunks(sha256: str, size: int) -> Iterator[bytes]:
+            import zstandard
+
+            found = blob_file(self.layout.root, sha256)
+            if found is None:
+                raise BundleError(
+                    f"blob {sha256[:12]}… is missing from {self.layout.blobs}",
+                    hint="the repository is damaged; no pack was written",
+                )
+            path, encoding = found
+            with open(path, "rb") as f:
+                reader = f if encoding == "raw" else zstandard.ZstdDecompressor().stream_reader(f)
+                left = size + 1  # one byte more than expected is enough to refuse it
+                while left > 0 and (chunk := reader.read(min(1 << 20, left))):
+                    left -= len(chunk)
+                    yield chunk
+
+        return chunks
+
+
+class ServerSource:
+    """An update server through the TUF client (a fresh trust directory per run)."""
+
+    workers = 4  # downloads overlap
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        metadata_dir: Path,
+        token_file: Path | None,
+        root_file: Path | None,
+        ca_bundle: Path | None,
+    ) -> None:
+        from uplevel.client.remote import Remote
+        from uplevel.credentials import resolve_token
+
+        self.remote = Remote(
+            url=url,
+            metadata_dir=metadata_dir,
+            token=resolve_token(url, token_file),
+            ca_bundle=ca_bundle,
+        )
+        self.origin = self.remote.url
+        self.server: str | None = self.remote.url
+        bootstrap = root_file.read_bytes() if root_file else self.remote.fetch_initial_root()
+        self.remote.refresh(bootstrap)
+
+    def levels(self, product: str, channel: str) -> list[int]:
+        return self.remote.levels(product, channel)
+
+    def level_manifest(self, product: str, channel: str, level: int) -> LevelManifest:
+        return self.remote.level_manifest(product, channel, level)
+
+    def level_update(self, product: str, channel: str, level: int) -> LevelUpdate:
+        return self.remote.level_update(product, channel, level)
+
+    def trusted_root(self) -> tuple[int, bytes] | None:
+        from tuf.api.metadata import Metadata, Root  # type: ignore[attr-defined]
+
+        data = (self.remote.metadata_dir / "root.json").read_bytes()
+        return Metadata[Root].from_bytes(data).signed.version, data
+
+    def content(self, blobs: dict[str, StoredBlob]) -> Callable[[str, int], Iterable[bytes]]:
+        import zstandard
+        from tuf.api.exceptions import DownloadError
+
+        from uplevel.client.remote import ServerError, _hint
+
+        remote = self.remote
+
+        def chunks(sha256: str, size: int) -> Iterator[bytes]:
+            blob = blobs[sha256]
+            url = f"{remote.url}/v1/blobs/{sha256}"
+            try:
+                stored = remote.fetcher.get(url, max_length=blob.stored_size)
+            except DownloadError as exc:
+                raise ServerError(f"{remote.url}: {exc}", hint=_hint(str(exc))) from exc
+            if len(stored) != blob.stored_size:
+                raise ServerError(
+                    f"blob {sha256[:12]}…: got {len(stored)} bytes, expected {blob.stored_size}"
+                )
+            if blob.encoding == "zstd":
+                try:
+                    stored = zstandard.ZstdDecompressor().decompress(
+                        stored, max_output_size=blob.size
+                    )
+                except zstandard.ZstdError as exc:
+                    raise ServerError(f"blob {sha256[:12]}…: corrupt zstd data ({exc})") from exc
+            yield stored  # checked against sha256 and size by the writer
+
+        return chunks
+
+
+# --- the pack's contents ---------------------------------------------------------------------
+
+
+def summary_markdown(
+    *,
+    product: str,
+    channel: str,
+    level: int,
+    manifest: Manifest,
+    base: Manifest,
+    updates: list[LevelUpdate],
+) -> str:
+    """UPDATE-SUMMARY.md: the levels in the pack, each update's title, description, fixes,
+    advisories with severity and instructions, and the net file changes since the base pack."""
+    log = changelog(
+        product=product,
+        channel=channel,
+        from_level=0,
+        to_level=level,
+        levels=[LevelNotes(info=u.update, changes=u.changes) for u in updates if u.level > 0],
+        old=dict(base.items()),
+        new=dict(manifest.items()),
+    )
+    files = sum(1 for e in manifest.values() if e.kind == "file")
+    out = [
+        f"# {product} at update level {level} ({channel} channel)",
+        "",
+        f"This pack is the base distribution of {product} with every update of the "
+        f"{channel} channel up to level {level} applied: {files} files, "
+        f"{manifest.total_size:,} bytes (pristine manifest `{manifest.digest}`).",
+        "",
+        f"It is already an uplevel home at level {level}: unzip it and run `uplevel status` "
+        "in the folder; `uplevel update` or `uplevel apply` bring it to newer levels.",
+        "",
+        f"{len(log.levels)} update(s) included, {log.security_count} security"
+        + (f", highest severity: {log.highest_severity}" if log.highest_severity else "")
+        + ".",
+        "",
+        "| level | title | security | advisories |",
+        "| ---: | --- | --- | --- |",
+    ]
+    for doc in updates:
+        i = doc.update
+        advisories = ", ".join(f"{a.id} ({a.severity})" for a in i.advisories)
+        title = i.title.replace("|", "\\|") or "-"
+        out.append(
+            f"| {i.level} | {title} | {'yes' if i.security else 'no'} | {advisories or '-'} |"
+        )
+    out.append("")
+    for n in log.levels:
+        u = n.info
+        out.append(f"## Level {u.level}: {u.title}" + (" [security]" if u.security else ""))
+        if u.description:
+            out += ["", u.description]
+        if u.fixes:
+            out += ["", "Fixes:", ""] + [f"- {f.id}: {f.summary}" for f in u.fixes]
+        if u.advisories:
+            out += ["", "Security advisories:", ""] + [
+                f"- {a.id} (severity: {a.severity})"
+                for a in sorted(u.advisories, key=lambda a: -SEVERITIES.index(a.severity))
+            ]
+        if u.instructions:
+            out += ["", "Instructions:", "", u.instructions.rstrip()]
+        out += ["", f"Files changed by this update: {len(n.changes)}.", ""]
+    out += [
+        "## Files since the base pack",
+        "",
+        f"{len(log.added)} added, {len(log.changed)} changed, {len(log.removed)} removed.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def pack_items(
+    top: str, manifest: Manifest, state_files: dict[str, bytes], extra_dirs: Iterable[str] = ()
+) -> list[ZipItem]:
+    """Every zip entry, sorted by name: the product tree under `top/` (every directory listed,
+    as WSO2 packs do), then uplevel's state files inside it."""
+    items: dict[str, ZipItem] = {}
+    dirs: dict[str, int] = {}
+    for path, e in manifest.items():
+        check_relative(path, where="pack")
+        for p in parents(path):
+            dirs.setdefault(p, DIR_MODE)
+        if e.kind == "dir":
+            dirs[path] = e.mode
+        elif e.kind == "symlink":
+            items[path] = ZipItem(name=f"{top}/{path}", kind="symlink", data=e.target.encode())
+        else:
+            items[path] = ZipItem(
+                name=f"{top}/{path}", kind="file", mode=e.mode, size=e.size, sha256=e.sha256
+            )
+    for rel, data in state_files.items():
+        path = f"{STATE_DIR}/{rel}"
+        for p in parents(path):
+            dirs.setdefault(p, DIR_MODE)
+        items[path] = ZipItem(
+            name=f"{top}/{path}", kind="file", mode=STATE_FILE_MODE, size=len(data), data=data
+        )
+    for d in extra_dirs:
+        for p in [*parents(d), d]:
+            dirs.setdefault(p, DIR_MODE)
+    for path, mode in dirs.items():
+        if path in items:
+            raise UnsafePathError(
+                f"{path} is both a directory and a {items[path].kind} in the pack",
+                hint="the repository's manifest is not a valid tree; no pack was written",
+            )
+        items[path] = ZipItem(name=f"{top}/{path}/", kind="dir", mode=mode)
+    top_dir = ZipItem(name=f"{top}/", kind="dir", mode=DIR_MODE)
+    return [top_dir, *sorted(items.values(), key=lambda i: i.name.encode())]
+
+
+# --- the use case --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackResult:
+    output: str
+    product: str
+    channel: str
+    level: int
+    source: str  # repo | server
+    origin: str  # the repository directory or server URL
+    stats: ZipStats
+    manifest_digest: str
+    updates: tuple[dict[str, Any], ...]
+    root_pinned: bool
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.stats
+        return {
+            "output": self.output,
+            "bytes": s.size,
+            "sha256": s.sha256,
+            "product": self.product,
+            "channel": self.channel,
+            "level": self.level,
+            "source": self.source,
+            "origin": self.origin,
+            "top": self.product,
+            "members": {
+                "total": s.entries,
+                "files": s.files,
+                "dirs": s.dirs,
+                "symlinks": s.symlinks,
+                "stored": s.stored,
+                "deflated": s.deflated,
+            },
+            "content_bytes": s.content_bytes,
+            "stored_bytes": s.stored_bytes,
+            "deflated_bytes": s.deflated_bytes,
+            "manifest_digest": self.manifest_digest,
+            "summary": f"{self.product}/{STATE_DIR}/{SUMMARY_NAME}",
+            "server": self.origin if self.source == "server" else None,
+            "root_pinned": self.root_pinned,
+            "updates": list(self.updates),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def resolve_output(output: Path | None, name: str) -> Path:
+    """-o FILE, -o DIR (the conventional name in it), or the conventional name here."""
+    if output is None:
+        return Path.cwd() / name
+    if output.is_dir():
+        return output / name
+    if not output.parent.is_dir():
+        raise UsageError(f"-o {output}: the directory {output.parent} does not exist")
+    if output.suffix.lower() != ".zip":
+        raise UsageError(f"-o {output}: a pack is a .zip file (or give a directory)")
+    return output
+
+
+def _pick_level(levels: list[int], level: int | None, product: str, channel: str) -> int:
+    if level is None:
+        return levels[-1]
+    if level not in levels:
+        published = (
+            f"{levels[0]}-{levels[-1]}"
+            if levels == list(range(levels[0], levels[-1] + 1))
+            else ", ".join(map(str, levels))
+        )
+        raise UsageError(
+            f"level {level} of {product} is not published in the {channel} channel "
+            f"(levels {published})",
+            hint="omit --level (or give --level latest) for the newest",
+        )
+    return level
+
+
+def build_pack(
+    source: PackSource,
+    *,
+    product: str,
+    channel: str,
+    level: int | None,
+    output: Path | None,
+    date: dt.datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> PackResult:
+    """Write the pack of `product` at `level` (None: the newest) of `channel` from `source`."""
+    import time
+
+    started = time.perf_counter()
+    levels = source.levels(product, channel)
+    if not levels:
+        other = [c for c in CHANNELS if c != channel and source.levels(product, c)]
+        raise UsageError(
+            f"{product} is not in {source.origin}"
+            if not other
+            else f"{product} has no level in the {channel} channel of {source.origin}",
+            hint="`uplevel repo list REPO` shows the products and levels published",
+        )
+    n = _pick_level(levels, level, product, channel)
+    lm = source.level_manifest(product, channel, n)
+    base = lm if n == 0 else source.level_manifest(product, channel, 0)
+    updates = [source.level_update(product, channel, k) for k in levels if k <= n]
+    digest = lm.manifest.digest
+    label = pack_name(product, n, channel)
+    moment = date or DEFAULT_DATE
+    state = State(
+        product=product,
+        channel=channel,
+        level=n,
+        pristine=digest,
+        levels={n: digest},
+        server=source.server,
+        history=(
+            Event(
+                time=moment.replace(tzinfo=dt.UTC).isoformat(timespec="seconds"),
+                event="init",
+                from_level=n,
+                to_level=n,
+                detail=f"unzipped from the uplevel pack of level {n} ({channel} channel)",
+            ),
+        ),
+    )
+    root = source.trusted_root()
+    state_files = adopted_state_files(state, lm.manifest, trusted_root=root)
+    state_files[SUMMARY_NAME] = summary_markdown(
+        product=product,
+        channel=channel,
+        level=n,
+        manifest=lm.manifest,
+        base=base.manifest,
+        updates=updates,
+    ).encode()
+    items = pack_items(product, lm.manifest, state_files, extra_dirs=[f"{STATE_DIR}/objects"])
+    dest = resolve_output(output, label)
+    stats = _write_atomically(
+        dest,
+        items,
+        source.content(lm.blobs),
+        ZipOptions(date_time=moment, workers=source.workers),
+        progress,
+    )
+    return PackResult(
+        output=str(dest),
+        product=product,
+        channel=channel,
+        level=n,
+        source="server" if source.server else "repo",
+        origin=source.origin,
+        stats=stats,
+        manifest_digest=digest,
+        updates=tuple(
+            {
+                "level": u.level,
+                "title": u.update.title,
+                "security": u.update.security,
+                "advisories": [{"id": a.id, "severity": a.severity} for a in u.update.advisories],
+            }
+            for u in updates
+        ),
+        root_pinned=root is not None,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _write_atomically(
+    dest: Path,
+    items: list[ZipItem],
+    content: Callable[[str, int], Iterable[bytes]],
+    options: ZipOptions,
+    progress: Callable[[int], None] | None,
+) -> ZipStats:
+    """Temp file in the output's directory, fsync, rename, fsync the directory: the output
+    appears whole or not at all (an existing file of that name is replaced only then)."""
+    from uplevel import fsio
+
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        os.fchmod(fd, 0o644 & ~_umask())
+        with os.fdopen(fd, "wb", buffering=1 << 20) as f:
+            stats = write_zip(f, items, content, options=options, progress=progress)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    fsio.fsync_dir(dest.parent)
+    return stats
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def pack(
+    *,
+    product: str,
+    channel: str = "full",
+    level: int | None = None,
+    repo: Path | None = None,
+    server: str | None = None,
+    output: Path | None = None,
+    token_file: Path | None = None,
+    root_file: Path | None = None,
+    ca_bundle: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> PackResult:
+    """`uplevel pack`: from a repository directory or a server (exactly one)."""
+    check_product(product)
+    check_channel(channel)
+    if (repo is None) == (server is None):
+        raise UsageError("give exactly one of --repo DIR and --server URL")
+    if level is not None and level < 0:
+        raise UsageError("--level must be 0 or more")
+    if output is not None and not output.is_dir() and not output.parent.is_dir():
+        raise UsageError(f"-o {output}: the directory {output.parent} does not exist")
+    date = pack_date()
+    if repo is not None:
+        if root_file is not None:
+            raise UsageError("--root is for --server (a repository directory has its own root)")
+        return build_pack(
+            RepoSource(repo),
+            product=product,
+            channel=channel,
+            level=level,
+            output=output,
+            date=date,
+            progress=progress,
+        )
+    assert server is not None
+    with tempfile.TemporaryDirectory(prefix="uplevel-pack-") as tmp:
+        source = ServerSource(
+            server,
+            metadata_dir=Path(tmp),
+            token_file=token_file,
+            root_file=root_file,
+            ca_bundle=ca_bundle,
+        )
+        return build_pack(
+            source,
+            product=product,
+            channel=channel,
+            level=level,
+            output=output,
+            date=date,
+            progress=progress,
+        )
