@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.corpus.scenarios import S11, S12, S15, ours_11_reindented, ours_12_same_key_added
 from uplevel.merge import tree
 from uplevel.merge.json import _parse, merge_json
 from uplevel.merge.result import MergeResult, UnparsableInput
@@ -79,12 +80,7 @@ def check_merge(
 
 def test_corpus_11_admin_settings_operator_changes_and_conflict() -> None:
     base, theirs = corpus("11-admin-settings-json-4.4-to-4.7")
-    ours = (
-        base.replace(b'"host": "localhost"', b'"host": "apim.example.com"')
-        .replace(b'"limit": 30', b'"limit": 50')
-        .replace(b"en/4.4.0/", b"en/latest/")  # upstream changed docUrl too: conflict
-        .replace(b'"timeout": 2000', b'"timeout": 2000,\n      "retries": 3')
-    )
+    ours = S11.ours()  # host, limit, docUrl (upstream changed it too: conflict), retries
     result = merge_json(base, ours, theirs)
     assert [c.path for c in result.conflicts] == ["app.docUrl"]
     c = result.conflicts[0]
@@ -103,10 +99,7 @@ def test_corpus_11_admin_settings_operator_changes_and_conflict() -> None:
 
 def test_corpus_11_reindented_and_reordered_by_operator_is_clean() -> None:
     base, theirs = corpus("11-admin-settings-json-4.4-to-4.7")
-    data = json.loads(base)
-    data["app"] = dict(reversed(list(data["app"].items())))  # key order: not a change
-    data["app"]["origin"]["host"] = "gw.internal"
-    ours = json.dumps(data, indent="\t").encode()  # tabs, no trailing newline
+    ours = ours_11_reindented(base)  # key order reversed, tabs, no final newline, one change
     result = merge_json(base, ours, theirs)
     assert result.clean
     assert check_merge(base, ours, theirs, result) == set()
@@ -123,14 +116,7 @@ def test_corpus_11_reindented_and_reordered_by_operator_is_clean() -> None:
 
 def test_corpus_12_site_json_with_comments_clean() -> None:
     base, theirs = corpus("12-apimgt-publisher-site-json-2.1-to-2.2")
-    ours = (
-        base.replace(b'"context" : "/publisher"', b'"context" : "/apipublisher"')
-        .replace(
-            b'"enabled" : "false",\n        "issuer"', b'"enabled" : "true",\n        "issuer"'
-        )
-        .replace(b'"clientSecret" : "secret"', b'"clientSecret" : "s3cr3t!"')
-        .replace(b'"host" : "sample.proxydomain.com"', b'"host" : "proxy.example.com"')
-    )
+    ours = S12.ours()  # context, SSO enabled, client secret, proxy host
     result = merge_json(base, ours, theirs)
     assert result.clean
     assert check_merge(base, ours, theirs, result) == set()
@@ -154,10 +140,7 @@ def test_corpus_12_site_json_with_comments_clean() -> None:
 
 def test_corpus_12_both_add_same_key_differently_conflicts() -> None:
     base, theirs = corpus("12-apimgt-publisher-site-json-2.1-to-2.2")
-    ours = base.replace(
-        b'"idpInit" : "false",',
-        b'"idpInit" : "false",\n        "loginUserNameAttribute" : "email",',
-    )
+    ours = ours_12_same_key_added(base)
     result = merge_json(base, ours, theirs)
     assert [c.to_dict() for c in result.conflicts] == [
         {
@@ -177,13 +160,7 @@ def test_corpus_12_both_add_same_key_differently_conflicts() -> None:
 
 def test_corpus_15_infer_json() -> None:
     base, theirs = corpus("15-is-infer-json-6.1-to-7.0")
-    data = json.loads(base)
-    stores = data["user_store.type"]
-    stores["database"]["user_store.properties.UsernameJavaRegEx"] = "^[\\w]{3,30}$"  # conflict
-    stores["read_only_ldap"]["user_store.properties.UsernameJavaRegEx"] = "^[a-z]{3,30}$"
-    params = data["authenticationendpoint.enable_url_parameter_filtering"]["true"]
-    params["authentication.endpoint.redirect_params.parameters"].append("lang")
-    ours = json.dumps(data, indent=4).encode() + b"\n"
+    ours = S15.ours()  # two user-name rules (one conflicts), a redirect parameter
     result = merge_json(base, ours, theirs)
     assert [c.path for c in result.conflicts] == [
         '["user_store.type"].database["user_store.properties.UsernameJavaRegEx"]'

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.corpus.scenarios import (
+    S09,
+    S10,
+    Scenario,
+    ours_09_untouched_by_upstream,
+    ours_10_elsewhere,
+)
 from uplevel.merge.properties import merge_properties, parse_properties
 from uplevel.merge.result import MergeResult, UnparsableInput
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"  # real WSO2 files, see INDEX.md
-P09 = CORPUS / "09-apim-log4j2-properties-4.6-to-4.7"
-P10 = CORPUS / "10-is-log4j2-properties-7.0-to-7.1"
 
-
-def _pair(d: Path) -> tuple[bytes, bytes]:
-    return (d / "base.properties").read_bytes(), (d / "theirs.properties").read_bytes()
-
-
-def _edit(data: bytes, old: bytes, new: bytes) -> bytes:
-    assert data.count(old) == 1, old
-    return data.replace(old, new)
+def _pair(s: Scenario) -> tuple[bytes, bytes]:
+    return s.base(), s.theirs()
 
 
 def check(base: bytes, ours: bytes, theirs: bytes, expected_conflicts: set[str]) -> MergeResult:
@@ -147,27 +143,10 @@ def test_continuation_value_changes_are_one_setting() -> None:
 
 
 def test_corpus_09_operator_customisations() -> None:
-    base, theirs = _pair(P09)
-    ours = _edit(
-        base,
-        b"appender.CARBON_LOGFILE.fileName = ",
-        b"appender.CARBON_LOGFILE.fileName = /var/log/wso2/",
-    )
-    ours = _edit(
-        ours,
-        b"appender.CORRELATION.filter.threshold.level = INFO",
-        b"appender.CORRELATION.filter.threshold.level = WARN",
-    )
-    # the operator silenced synapse wire logs another way and tuned org.wso2 to DEBUG
-    ours = _edit(ours, b"logger.synapse-wire.level = DEBUG\n", b"logger.synapse-wire.level = OFF\n")
-    ours = _edit(ours, b"logger.org-wso2.level = INFO\n", b"logger.org-wso2.level=DEBUG\n")
-    # comments out an appender line of their own, adds a logger
-    ours = _edit(
-        ours,
-        b"appender.CARBON_SYS_LOG.host = localhost\n",
-        b"appender.CARBON_SYS_LOG.host = syslog.internal\n",
-    )
-    ours += b"\nlogger.acme.name = com.acme\nlogger.acme.level = DEBUG\n"
+    base, theirs = _pair(S09)
+    # log file path, thresholds and levels, syslog host, an own logger
+    ours = S09.ours()
+    assert b"logger.synapse-wire.level = OFF\n" in ours and b"logger.acme.name" in ours
     assert ours != base
     # theirs commented those three out; ours changed them: delete-vs-change conflicts
     result = check(
@@ -183,24 +162,17 @@ def test_corpus_09_operator_customisations() -> None:
 
 
 def test_corpus_09_untouched_by_upstream_is_clean() -> None:
-    base, theirs = _pair(P09)
-    ours = _edit(
-        base,
-        b"appender.CARBON_CONSOLE.layout.pattern = ",
-        b"appender.CARBON_CONSOLE.layout.pattern =  ",
-    )
-    ours = ours.replace(b"= INFO\n", b"= ERROR\n", 1)
+    base, theirs = _pair(S09)
+    ours = ours_09_untouched_by_upstream(base)
     result = check(base, ours, theirs, set())
     assert result.merged.count(b"\n") == theirs.count(b"\n")
 
 
 def test_corpus_10_loggers_list() -> None:
-    base, theirs = _pair(P10)
+    base, theirs = _pair(S10)
     # the operator adds its own logger and appends it to the loggers list: conflict with
     # upstream's four new loggers on the list (plain value), their definitions still merge
-    ours = base.replace(b", org-eclipse-jetty\n", b", org-eclipse-jetty, acme\n", 1)
-    ours += b"logger.acme.name = com.acme\nlogger.acme.level = DEBUG\n"
-    ours = ours.replace(b"rootLogger.level = INFO", b"rootLogger.level = DEBUG")
+    ours = S10.ours()
     result = check(base, ours, theirs, {"loggers"})
     merged = parse_properties(result.merged)
     assert merged["logger.org-wso2-carbon-event.level"] == "WARN"
@@ -208,13 +180,8 @@ def test_corpus_10_loggers_list() -> None:
 
 
 def test_corpus_10_operator_changes_elsewhere_take_upstream_layout() -> None:
-    base, theirs = _pair(P10)
-    ours = base.replace(
-        b"appender.CARBON_LOGFILE.fileName = ", b"appender.CARBON_LOGFILE.fileName=/logs/", 1
-    )
-    ours = ours.replace(
-        b"rootLogger.level = INFO", b"#rootLogger.level = INFO\nrootLogger.level = WARN"
-    )
+    base, theirs = _pair(S10)
+    ours = ours_10_elsewhere(base)
     assert ours != base
     result = check(base, ours, theirs, set())
     assert b"\nlogger.org-wso2-carbon-event.name = org.wso2.carbon.event\n" in result.merged

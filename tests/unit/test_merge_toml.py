@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.corpus.scenarios import (
+    S01,
+    S02,
+    S03,
+    Scenario,
+    ours_01_reformatted,
+    ours_02_uncommented_environment,
+)
 from uplevel.merge.result import MergeResult, UnparsableInput
 from uplevel.merge.toml import merge_toml
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"  # real WSO2 files, see INDEX.md
-P01 = CORPUS / "01-apim-deployment-toml-4.2-to-4.3"
-P02 = CORPUS / "02-apim-acp-deployment-toml-4.5-to-4.6"
-P03 = CORPUS / "03-is-deployment-toml-7.0-to-7.1"
 MISSING = object()
 
 
@@ -80,13 +83,8 @@ def check(base: bytes, ours: bytes, theirs: bytes, expected_conflicts: set[str])
     return result
 
 
-def _edit(data: bytes, old: bytes, new: bytes) -> bytes:
-    assert data.count(old) == 1, old
-    return data.replace(old, new)
-
-
-def _pair(d: Path) -> tuple[bytes, bytes]:
-    return (d / "base.toml").read_bytes(), (d / "theirs.toml").read_bytes()
+def _pair(s: Scenario) -> tuple[bytes, bytes]:
+    return s.base(), s.theirs()
 
 
 # --- semantics -----------------------------------------------------------------------------
@@ -172,26 +170,12 @@ def test_unparsable_sides_are_named() -> None:
 
 
 def test_corpus_01_operator_customisations() -> None:
-    base, theirs = _pair(P01)
-    ours = _edit(
-        base, b'[server]\nhostname = "localhost"', b'[server]\nhostname = "apim.example.com"'
-    )
-    ours = _edit(
-        ours,
-        b'url = "jdbc:h2:./repository/database/WSO2AM_DB;AUTO_SERVER=TRUE;DB_CLOSE_ON_EXIT=FALSE"',
-        b'url = "jdbc:mysql://db.example.com:3306/apim_db?useSSL=false"',
-    )
-    ours = ours.replace(
-        b'[super_admin]\nusername = "admin"\npassword = "admin"',
-        b'[super_admin]\nusername = "admin"\npassword = "S3cret!"',
-    )
-    ours = _edit(
-        ours, b'ws_endpoint = "ws://localhost:9099"', b'ws_endpoint = "ws://gw.example.com:9099"'
-    )
-    ours = _edit(ours, b"#offset=0\n", b"offset=1\n")
-    ours = _edit(ours, b"[user_store]\n", b"# LDAP later\n[user_store]\n")
+    base, theirs = _pair(S01)
+    ours = S01.ours()  # hostname, MySQL URL, password, endpoint, offset, a comment
     # theirs drops AUTO_SERVER from the URL the operator replaced: the one true conflict
+    assert S01.conflicts == ("database.apim_db.url",)
     result = check(base, ours, theirs, {"database.apim_db.url"})
+    assert flat(result.merged)["server.hostname"] == "apim.example.com"
     merged = flat(result.merged)
     assert merged["apim.gateway.environment[name=Default].gateway_type"] == "Regular"
     assert merged["apim.ai.enable"] == Typed(True)
@@ -200,25 +184,22 @@ def test_corpus_01_operator_customisations() -> None:
 
 
 def test_corpus_01_reformatted_ours_uses_structural_edit() -> None:
-    base, theirs = _pair(P01)
-    ours = re.sub(rb"(?m)^(\w+) = ", rb"\1=", base)  # the operator's editor reformatted every key
-    ours = _edit(ours, b'[server]\nhostname="localhost"', b'[server]\nhostname="10.0.0.5"')
+    base, theirs = _pair(S01)
+    ours = ours_01_reformatted(base)  # every key reformatted, one hostname changed
+    assert re.search(rb"(?m)^username=", ours)
     result = check(base, ours, theirs, set())
     assert b'hostname="10.0.0.5"' in result.merged
     assert b"\nusername=" in result.merged  # untouched lines stay as the operator wrote them
 
 
 def test_corpus_02_gateway_types_and_uncommented_environment() -> None:
-    base, theirs = _pair(P02)
-    ours = _edit(base, b'gateway_type = "Regular,APK,AWS"', b'gateway_type = "Regular,APK"')
+    base, theirs = _pair(S02)
+    ours = S02.ours()  # the gateway types narrowed, and hostname, database, passwords
+    assert b'gateway_type = "Regular,APK"' in ours
     result = check(base, ours, theirs, {"apim.gateway_type"})
     assert result.conflicts[0].theirs == "Regular,APK,AWS,Azure,Kong,Envoy"
     # the operator had uncommented the environment themselves, keeping the placeholders
-    lines = base.split(b"\n")
-    start = lines.index(b"#[[apim.gateway.environment]]")
-    for i in range(start, start + 15):
-        lines[i] = lines[i][1:]
-    ours2 = b"\n".join(lines)
+    ours2 = ours_02_uncommented_environment(base)
     env = "apim.gateway.environment[name=Default]"
     check(
         base,
@@ -229,15 +210,10 @@ def test_corpus_02_gateway_types_and_uncommented_environment() -> None:
 
 
 def test_corpus_03_keystore() -> None:
-    base, theirs = _pair(P03)
-    ours = _edit(base, b'file_name = "wso2carbon.jks"', b'file_name = "prod-keystore.jks"')
-    ours = _edit(
-        ours,
-        b'[keystore.primary]\nfile_name = "prod-keystore.jks"\npassword = "wso2carbon"',
-        b'[keystore.primary]\nfile_name = "prod-keystore.jks"\npassword = "ks-pass"',
-    )
-    ours = _edit(ours, b'hostname = "localhost"', b'hostname = "is.example.com"')
+    base, theirs = _pair(S03)
+    ours = S03.ours()  # own keystore file and password, hostname
     result = check(base, ours, theirs, {"keystore.primary.file_name"})
+    assert flat(result.merged)["keystore.primary.password"] == "ks-pass"
     merged = flat(result.merged)
     assert merged["keystore.primary.type"] == "PKCS12"
     assert merged["truststore.file_name"] == "client-truststore.p12"

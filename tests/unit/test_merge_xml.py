@@ -17,6 +17,16 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from tests.corpus.scenarios import (
+    ACCESS_LOG,
+    HTTPS_CONNECTOR,
+    SCENARIOS,
+    USER_MGT_JDBC,
+    ours_04,
+    ours_04_tuned,
+    ours_07,
+    ours_07_ldap,
+)
 from uplevel.merge.result import MergeResult, SettingConflict, UnparsableInput
 from uplevel.merge.xml import merge_xml
 
@@ -162,40 +172,7 @@ def corpus(name: str) -> tuple[bytes, bytes]:
 
 # -- corpus pairs ----------------------------------------------------------------------------
 
-HTTPS_CONNECTOR = "/Server/Service[@name='Catalina']/Connector[2]"
-ACCESS_LOG = (
-    "/Server/Service[@name='Catalina']/Engine[@name='Catalina']/Host[@name='localhost']"
-    "/Valve[@className='org.apache.catalina.valves.AccessLogValve']"
-)
-
-
-def catalina_ours(base: bytes) -> bytes:
-    return edit(
-        base,
-        ('port="9763"', 'port="8080"'),
-        ('port="9443"\n', 'port="8443"\n'),
-        ('redirectPort="9443"', 'redirectPort="8443"'),
-        ('sslEnabledProtocols="TLSv1,TLSv1.1,TLSv1.2"\n', 'sslEnabledProtocols="TLSv1.2"\n'),
-        ('keystorePass="wso2carbon"', 'keystorePass="Op3rator-Secret"'),
-        ('pattern="combined"', "pattern='%h %l %u %t \"%r\" %s %b'"),
-        # comment out a valve the operator does not want
-        (
-            '<Valve className="org.wso2.carbon.tomcat.ext.valves.CarbonStuckThreadDetectionValve"'
-            ' threshold="600"/>',
-            '<!--Valve className="org.wso2.carbon.tomcat.ext.valves.CarbonStuckThreadDetectionValve"'
-            ' threshold="600"/-->',
-        ),
-        # add a valve, reformat the Engine start tag (quotes, attribute order)
-        (
-            "            </Host>",
-            '                <Valve className="org.apache.catalina.valves.RemoteAddrValve"'
-            ' allow="10\\.0\\..*"/>\n            </Host>',
-        ),
-        (
-            '<Engine name="Catalina" defaultHost="localhost">',
-            "<Engine  defaultHost='localhost'\n                name='Catalina' >",
-        ),
-    )
+catalina_ours = ours_04
 
 
 def test_corpus_04_catalina_server_xml() -> None:
@@ -243,14 +220,7 @@ def test_corpus_04_catalina_server_xml() -> None:
 
 def test_corpus_04_operator_keeps_defaults_merges_cleanly() -> None:
     base, theirs = corpus("04")
-    ours = edit(
-        base,
-        ('port="9763"', 'port="80"'),
-        (
-            'maxThreads="250"\n                   minSpareThreads="50"\n                   disableUploadTimeout="false"\n                   connectionUploadTimeout',
-            'maxThreads="400"\n                   minSpareThreads="50"\n                   disableUploadTimeout="false"\n                   connectionUploadTimeout',
-        ),
-    )
+    ours = ours_04_tuned(base)  # HTTP port and thread pool: values upstream left alone
     result = merge_xml(base, ours, theirs)
     assert result.clean
     check_merge(base, ours, theirs, result)
@@ -261,25 +231,9 @@ def test_corpus_04_operator_keeps_defaults_merges_cleanly() -> None:
     }
 
 
-USER_MGT_JDBC = "/UserManager/Realm/UserStoreManager[@class='org.wso2.carbon.user.core.jdbc.JDBCUserStoreManager']"
-
-
 def test_corpus_07_user_mgt_clean() -> None:
     base, theirs = corpus("07")
-    ours = edit(
-        base,
-        ("<Password>admin</Password>", "<Password>Adm1n-Pa55</Password>"),
-        (
-            '<Property name="dataSource">jdbc/WSO2CarbonDB</Property>',
-            '<Property name="dataSource">jdbc/WSO2UM_DB</Property>',
-        ),
-        (
-            '<Property name="MaxUserNameListLength">100</Property>\n            <Property name="MaxRoleNameListLength">100</Property>\n            <Property name="UserRolesCacheEnabled">true</Property>\n            <Property name="UserNameUniqueAcrossTenants">',
-            '<Property name="MaxUserNameListLength">500</Property>\n            <Property name="MaxRoleNameListLength">100</Property>\n            <Property name="UserRolesCacheEnabled">true</Property>\n            <Property name="CountRetrieverClass">org.wso2.carbon.identity.user.store.count.jdbc.JDBCUserStoreCountRetriever</Property>\n            <Property name="UserNameUniqueAcrossTenants">',
-        ),
-        ("\t\t<AddAdmin>true</AddAdmin>", "            <AddAdmin>true</AddAdmin>"),  # reformat
-        ("internal JDBC user store.", "internal JDBC user store (we use it)."),  # comment edit
-    )
+    ours = ours_07(base)  # password, datasource, list length, a property, reformat, comment
     result = merge_xml(base, ours, theirs)
     assert result.clean, result.conflicts
     check_merge(base, ours, theirs, result)
@@ -301,29 +255,7 @@ def test_corpus_07_user_mgt_clean() -> None:
 def test_corpus_07_user_mgt_switch_to_ldap_conflicts_on_dropped_jdbc_store() -> None:
     base, theirs = corpus("07")
     # the operator comments out the JDBC store and uncomments the read-only LDAP one
-    ours = edit(
-        base,
-        (
-            '<UserStoreManager class="org.wso2.carbon.user.core.jdbc.JDBCUserStoreManager">',
-            '<!--UserStoreManager class="org.wso2.carbon.user.core.jdbc.JDBCUserStoreManager">',
-        ),
-        (
-            '<Property name="UserNameUniqueAcrossTenants">false</Property>\n        </UserStoreManager>',
-            '<Property name="UserNameUniqueAcrossTenants">false</Property>\n        </UserStoreManager-->',
-        ),
-        (
-            '<!--UserStoreManager class="org.wso2.carbon.user.core.ldap.ReadOnlyLDAPUserStoreManager">',
-            '<UserStoreManager class="org.wso2.carbon.user.core.ldap.ReadOnlyLDAPUserStoreManager">',
-        ),
-        (
-            '<Property name="ReplaceEscapeCharactersAtUserLogin">true</Property>\n        </UserStoreManager-->',
-            '<Property name="ReplaceEscapeCharactersAtUserLogin">true</Property>\n        </UserStoreManager>',
-        ),
-        (
-            '<Property name="ConnectionURL">ldap://localhost:10389</Property>',
-            '<Property name="ConnectionURL">ldaps://ldap.corp.example:636</Property>',
-        ),
-    )
+    ours = ours_07_ldap(base)
     result = merge_xml(base, ours, theirs)
     # upstream added a property to the JDBC store the operator removed: delete vs change
     assert [c.path for c in result.conflicts] == [USER_MGT_JDBC]
@@ -337,21 +269,11 @@ def test_corpus_07_user_mgt_switch_to_ldap_conflicts_on_dropped_jdbc_store() -> 
     assert store.find("Property[@name='ConnectionURL']").text == "ldaps://ldap.corp.example:636"  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(
-    ("pair", "old", "new"),
-    [
-        (
-            "05",
-            '<parameter name="manageTransportSession" locked="false">true<',
-            '<parameter name="manageTransportSession" locked="false">false<',
-        ),
-        ("06", 'threshold="600"', 'threshold="900"'),
-        ("08", "<name>WSO2_CARBON_DB</name>", "<name>WSO2_CARBON_DB_LOCAL</name>"),
-    ],
-)
-def test_corpus_jinja_templates_merge_or_refuse(pair: str, old: str, new: str) -> None:
+@pytest.mark.parametrize("pair", ["05", "06", "08"])
+def test_corpus_jinja_templates_merge_or_refuse(pair: str) -> None:
+    scenario = SCENARIOS[pair]
     base, theirs = corpus(pair)
-    ours = base.replace(old.encode(), new.encode(), 1)
+    ours = scenario.ours()
     assert ours != base
     unparsable = []
     for side, data in (("base", base), ("ours", ours), ("theirs", theirs)):

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
+from tests.corpus.scenarios import S13, S14, compose_14_ours, values_13_ours
 from uplevel.merge import tree
 from uplevel.merge.result import MergeResult, UnparsableInput
 from uplevel.merge.yaml import merge_yaml
@@ -80,26 +81,6 @@ def check_merge(
 # ------------------------------------------------------------------ corpus 13 (Helm values)
 
 
-def values_13_ours(base: bytes, *, disable_mysql: bool) -> bytes:
-    ours = (
-        base.replace(
-            b'    username: ""\n    password: ""',
-            b'    username: "ops@example.com"\n    password: "Sup3r$ecret"',
-        )
-        .replace(b'hostname: "am.wso2.com"', b'hostname: "apim.prod.example.com"')
-        .replace(b'      # dockerRegistry: ""', b'      dockerRegistry: "registry.example.com"')
-        .replace(
-            b"      imagePullPolicy: Always",
-            b"      # imagePullPolicy: Always  (operator: use the default)",
-        )
-        .replace(b'xmx: "1024m"', b'xmx: "2048m"  # sized for prod')
-        .replace(b"      nfsServerProvisioner: true", b"      nfsServerProvisioner: false")
-    )
-    if disable_mysql:
-        ours = ours.replace(b"      mysql: true", b"      mysql: false  # external RDS")
-    return ours
-
-
 def test_corpus_13_values_clean_merge_keeps_comments_and_anchor() -> None:
     base, theirs = corpus(VALUES_13, "yaml")
     ours = values_13_ours(base, disable_mysql=False)
@@ -138,7 +119,8 @@ def test_corpus_13_values_clean_merge_keeps_comments_and_anchor() -> None:
 
 def test_corpus_13_changed_here_renamed_upstream_conflicts() -> None:
     base, theirs = corpus(VALUES_13, "yaml")
-    ours = values_13_ours(base, disable_mysql=True)
+    ours = S13.ours()
+    assert ours == values_13_ours(base, disable_mysql=True)
     result = merge_yaml(base, ours, theirs)
     assert [c.to_dict() for c in result.conflicts] == [
         {
@@ -177,21 +159,6 @@ def test_corpus_13_operator_reindents_to_four_spaces() -> None:
 # ------------------------------------------------------------------ corpus 14 (docker-compose)
 
 
-def compose_14_ours(base: bytes) -> bytes:
-    return (
-        base.replace(b"MYSQL_ROOT_PASSWORD: root", b"MYSQL_ROOT_PASSWORD: Ch4ngeMe")
-        .replace(b'      - "8243:8243"\n', b'      - "8243:8243"\n      - "9763:9763"\n')
-        .replace(
-            b"      start_period: 180s\n      retries: 20",
-            b"      start_period: 300s\n      retries: 30",
-        )
-        .replace(
-            b"    build: ./dockerfiles/apim\n",
-            b"    build: ./dockerfiles/apim\n    restart: unless-stopped\n",
-        )
-    )
-
-
 def test_corpus_14_compose_clean() -> None:
     base, theirs = corpus(COMPOSE_14, "yml")
     ours = compose_14_ours(base)
@@ -216,11 +183,7 @@ def test_corpus_14_compose_clean() -> None:
 
 def test_corpus_14_compose_conflicts() -> None:
     base, theirs = corpus(COMPOSE_14, "yml")
-    ours = (
-        compose_14_ours(base)
-        .replace(b"image: mysql:5.7.31", b"image: mysql:8.0.36")
-        .replace(b'      - "9643:9643"', b'      - "19643:9643"')
-    )
+    ours = S14.ours()  # compose_14_ours plus MySQL 8 and a dashboard port
     result = merge_yaml(base, ours, theirs)
     paths = [c.path for c in result.conflicts]
     assert paths == ["services.mysql.image", "services.am-analytics-dashboard"]

@@ -1,0 +1,1251 @@
+"""The operator's side of every corpus pair, and the changes a merge must carry.
+
+For each of the 15 real WSO2 pairs in this folder (`base.*` shipped in an older release,
+`theirs.*` the same file in a newer one) a Scenario says:
+
+- how the operator customised `base` into `ours` (hostnames, ports, passwords, datasource
+  URLs, log levels, added settings and elements, commented-out lines, reformatting);
+- the operator's changes and upstream's changes as facts that can be checked on any merged
+  file: a setting (located in the file's own format, read with an independent parser:
+  tomllib, lxml, ruamel's safe loader, json) that must have a value, be present or be absent,
+  or a text that must be present or absent;
+- the conflicts uplevel must report (the setting paths both sides changed differently).
+  A fact that belongs to one of those conflicts says so: no merge tool can take both sides
+  of it, so the merge tests and the benchmark judge it apart from the others.
+
+The unit tests (tests/unit/test_merge_*.py) and the benchmark (benchmarks/merge_bench.py)
+share these scenarios, so "every operator change and every upstream change is in the
+result" means the same thing in both. Pure: no merging here, only reading files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from lxml import etree
+from ruamel.yaml import YAML
+
+from uplevel.merge.properties import parse_properties
+
+CORPUS = Path(__file__).resolve().parent
+Side = Literal["ours", "theirs"]
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+PRESENT = _Marker("PRESENT")  # the setting exists, whatever its value
+ABSENT = _Marker("ABSENT")  # the setting does not exist (deleted or commented out)
+
+
+@dataclass(frozen=True)
+class Where:
+    """Select the one element of a list of mappings whose `key` is `value`."""
+
+    key: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Contains:
+    """The setting is a list (or a comma-separated value) that holds this item."""
+
+    item: Any
+
+
+Step = str | int | Where
+# A setting's location: a key tuple (TOML, JSON, YAML), an XPath (XML), a key (.properties).
+Locator = tuple[Step, ...] | str
+
+
+# -- reading a merged file -----------------------------------------------------------------
+
+
+class Unreadable(ValueError):
+    """The file does not parse in its format (markers, broken syntax)."""
+
+
+def _strip_jsonc(text: str) -> str:
+    """JSON with // and /* */ comments and trailing commas (WSO2 site.json) as strict JSON."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i : j + 1])
+            i = j + 1
+        elif text.startswith("//", i):
+            i = text.find("\n", i) if "\n" in text[i:] else n
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        else:
+            out.append(ch)
+            i += 1
+    return re.sub(r",(\s*[}\]])", r"\1", "".join(out))
+
+
+class Reading:
+    """One file read in its format, once; `at()` finds a setting in it."""
+
+    def __init__(self, fmt: str, data: bytes) -> None:
+        self.fmt = fmt
+        self.data = data
+        self.text = data.decode("utf-8", errors="replace")
+        self._doc: Any = None
+        self._error: str | None = None
+        self._parsed = False
+
+    def doc(self) -> Any:
+        if not self._parsed:
+            self._parsed = True
+            try:
+                self._doc = self._parse()
+            except Exception as exc:  # any parser's error: the file is not readable
+                self._error = f"{type(exc).__name__}: {exc}"
+        if self._error is not None:
+            raise Unreadable(self._error)
+        return self._doc
+
+    def _parse(self) -> Any:
+        if self.fmt == "toml":
+            return tomllib.loads(self.text)
+        if self.fmt == "json":
+            return json.loads(_strip_jsonc(self.text))
+        if self.fmt == "yaml":
+            return YAML(typ="safe", pure=True).load(self.data)
+        if self.fmt == "xml":
+            parser = etree.XMLParser(resolve_entities=False, no_network=True)
+            return etree.fromstring(self.data, parser)
+        if self.fmt == "properties":
+            return parse_properties(self.data)
+        raise Unreadable(f"no settings in format {self.fmt}")
+
+    @property
+    def readable(self) -> bool:
+        try:
+            self.doc()
+        except Unreadable:
+            return False
+        return True
+
+    def at(self, where: Locator) -> Any:
+        """The value at `where`, or ABSENT."""
+        doc = self.doc()
+        if self.fmt == "xml":
+            assert isinstance(where, str)
+            found = doc.xpath(where)
+            if not found:
+                return ABSENT
+            if len(found) > 1:
+                return tuple(_xml_value(x) for x in found)  # never equal to one value
+            return _xml_value(found[0])
+        if self.fmt == "properties":
+            assert isinstance(where, str)
+            return doc.get(where, ABSENT)
+        assert isinstance(where, tuple)
+        node = doc
+        for step in where:
+            if isinstance(step, Where):
+                hits = [x for x in node if isinstance(x, dict) and x.get(step.key) == step.value]
+                if len(hits) != 1:
+                    return ABSENT
+                node = hits[0]
+            elif isinstance(step, int):
+                if not isinstance(node, list) or step >= len(node):
+                    return ABSENT
+                node = node[step]
+            else:
+                if not isinstance(node, dict) or step not in node:
+                    return ABSENT
+                node = node[step]
+        return node
+
+
+def _xml_value(found: Any) -> str:
+    if isinstance(found, str):
+        return str(found)
+    return "".join(str(x) for x in found.itertext()).strip()
+
+
+def _canon(value: Any) -> str:
+    """Typed comparison: `true` is not `1`, `"1"` is not `1`."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+# -- facts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fact:
+    side: Side
+    conflict: str | None = None  # the expected conflict this change is part of
+
+    def holds(self, reading: Reading) -> bool:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Setting(Fact):
+    """A setting has `value` (or is PRESENT, ABSENT, or a list that Contains an item)."""
+
+    at: Locator
+    value: Any
+
+    def holds(self, reading: Reading) -> bool:
+        try:
+            got = reading.at(self.at)
+        except Unreadable:
+            return False
+        if self.value is PRESENT:
+            return got is not ABSENT
+        if self.value is ABSENT:
+            return got is ABSENT
+        if isinstance(self.value, Contains):
+            if isinstance(got, str):  # a comma-separated list (log4j2 `loggers`)
+                got = [x.strip() for x in got.split(",")]
+            return isinstance(got, list) and any(_canon(x) == _canon(self.value.item) for x in got)
+        return got is not ABSENT and _canon(got) == _canon(self.value)
+
+    def describe(self) -> str:
+        where = self.at if isinstance(self.at, str) else ".".join(map(str, self.at))
+        return f"{where} = {self.value!r}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Text(Fact):
+    """Every `present` text is in the file and no `absent` one is (comments, layout)."""
+
+    present: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
+
+    def holds(self, reading: Reading) -> bool:
+        return all(t in reading.text for t in self.present) and not any(
+            t in reading.text for t in self.absent
+        )
+
+    def describe(self) -> str:
+        parts = [f"+{t[:60]!r}" for t in self.present] + [f"-{t[:60]!r}" for t in self.absent]
+        return "text " + " ".join(parts)
+
+
+def op(at: Locator, value: Any, *, conflict: str | None = None) -> Setting:
+    return Setting(side="ours", at=at, value=value, conflict=conflict)
+
+
+def up(at: Locator, value: Any, *, conflict: str | None = None) -> Setting:
+    return Setting(side="theirs", at=at, value=value, conflict=conflict)
+
+
+def op_text(*present: str, absent: tuple[str, ...] = (), conflict: str | None = None) -> Text:
+    return Text(side="ours", present=present, absent=absent, conflict=conflict)
+
+
+def up_text(*present: str, absent: tuple[str, ...] = (), conflict: str | None = None) -> Text:
+    return Text(side="theirs", present=present, absent=absent, conflict=conflict)
+
+
+# -- conflict markers ------------------------------------------------------------------------
+
+_HUNK = re.compile(
+    rb"^<<<<<<<[^\n]*\n(?P<ours>(?:.*\n)*?)\|\|\|\|\|\|\|[^\n]*\n(?P<base>(?:.*\n)*?)"
+    rb"=======\r?\n(?P<theirs>(?:.*\n)*?)>>>>>>>[^\n]*(?:\n|\Z)",
+    re.MULTILINE,
+)
+
+
+def conflict_hunks(data: bytes) -> int:
+    """How many diff3-style conflict hunks a line merge left (git merge-file, uplevel text)."""
+    return sum(1 for line in data.splitlines() if line.startswith(b"<<<<<<<"))
+
+
+def resolve_conflicts(data: bytes, part: Literal["base", "ours", "theirs"]) -> bytes:
+    """Every diff3-style conflict hunk (with its `|||||||` base part) replaced by one part."""
+    return _HUNK.sub(lambda m: m.group(part), data)
+
+
+def outside_conflicts(data: bytes) -> bytes:
+    """The file as the merge resolved it: every conflict hunk replaced by its base lines, so
+    that a change which is only inside a hunk is not in the result and the file reads as it
+    would with neither side's edit there."""
+    return resolve_conflicts(data, "base")
+
+
+# -- scenarios -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    pair: str  # "01" … "15"
+    directory: str  # the pair's folder under tests/corpus
+    fmt: str  # the format uplevel picks for the file's name (text: line merge)
+    customise: Callable[[bytes], bytes]
+    operator: tuple[Fact, ...]
+    upstream: tuple[Fact, ...]
+    conflicts: tuple[str, ...]  # setting paths (or "line N" for a line merge) uplevel reports
+    summary: str = ""
+
+    @property
+    def path(self) -> Path:
+        return CORPUS / self.directory
+
+    @property
+    def base_file(self) -> Path:
+        return next(self.path.glob("base.*"))
+
+    @property
+    def name(self) -> str:
+        """The file name the format is detected from (`base.xml.j2` → text)."""
+        return self.base_file.name
+
+    def base(self) -> bytes:
+        return self.base_file.read_bytes()
+
+    def theirs(self) -> bytes:
+        return next(self.path.glob("theirs.*")).read_bytes()
+
+    def ours(self) -> bytes:
+        return self.customise(self.base())
+
+    @property
+    def facts(self) -> tuple[Fact, ...]:
+        return self.operator + self.upstream
+
+    def missing(self, merged: bytes, *, include_conflicts: bool = False) -> list[Fact]:
+        """The facts that do not hold on `merged`, read outside its conflict hunks; facts
+        of expected conflicts only with `include_conflicts`."""
+        reading = Reading(self.fmt, outside_conflicts(merged))
+        return [
+            f
+            for f in self.facts
+            if (include_conflicts or f.conflict is None) and not f.holds(reading)
+        ]
+
+
+def edit(data: bytes, *pairs: tuple[str, str]) -> bytes:
+    """Apply text replacements, each of which must match exactly once."""
+    for old, new in pairs:
+        assert data.count(old.encode()) == 1, old
+        data = data.replace(old.encode(), new.encode())
+    return data
+
+
+# 01 · API-M 4.2 → 4.3 deployment.toml ---------------------------------------------------------
+
+MYSQL_APIM = "jdbc:mysql://db.example.com:3306/apim_db?useSSL=false"
+
+
+def ours_01(base: bytes) -> bytes:
+    ours = edit(
+        base,
+        ('[server]\nhostname = "localhost"', '[server]\nhostname = "apim.example.com"'),
+        (
+            'url = "jdbc:h2:./repository/database/WSO2AM_DB;AUTO_SERVER=TRUE;DB_CLOSE_ON_EXIT=FALSE"',
+            f'url = "{MYSQL_APIM}"',
+        ),
+        ('ws_endpoint = "ws://localhost:9099"', 'ws_endpoint = "ws://gw.example.com:9099"'),
+        ("#offset=0\n", "offset=1\n"),
+        ("[user_store]\n", "# LDAP later\n[user_store]\n"),
+    )
+    return ours.replace(
+        b'[super_admin]\nusername = "admin"\npassword = "admin"',
+        b'[super_admin]\nusername = "admin"\npassword = "S3cret!"',
+    )
+
+
+def ours_01_reformatted(base: bytes) -> bytes:
+    """The operator's editor rewrote every `key = value` as `key=value`; one real change."""
+    ours = re.sub(rb"(?m)^(\w+) = ", rb"\1=", base)
+    return edit(ours, ('[server]\nhostname="localhost"', '[server]\nhostname="10.0.0.5"'))
+
+
+ENV = ("apim", "gateway", "environment", Where("name", "Default"))
+APIM_DB_URL = "database.apim_db.url"
+
+S01 = Scenario(
+    pair="01",
+    directory="01-apim-deployment-toml-4.2-to-4.3",
+    fmt="toml",
+    customise=ours_01,
+    summary="hostname, MySQL URL, admin password, WebSocket endpoint, port offset, comment",
+    operator=(
+        op(("server", "hostname"), "apim.example.com"),
+        op(("database", "apim_db", "url"), MYSQL_APIM, conflict=APIM_DB_URL),
+        op(("super_admin", "password"), "S3cret!"),
+        op((*ENV, "ws_endpoint"), "ws://gw.example.com:9099"),
+        op(("server", "offset"), 1),
+        op_text("# LDAP later\n[user_store]"),
+    ),
+    upstream=(
+        up(
+            ("database", "apim_db", "url"),
+            "jdbc:h2:./repository/database/WSO2AM_DB;DB_CLOSE_ON_EXIT=FALSE",
+            conflict=APIM_DB_URL,
+        ),
+        up((*ENV, "gateway_type"), "Regular"),
+        up(("apim", "ai"), {"enable": True, "token": "", "endpoint": ""}),
+        up_text("#use_sha256_hash = false\n"),
+        up_text("#[apim.publisher]\n#enable_portal_configuration_only_mode = false\n"),
+        up_text(
+            '#notifier_impl = "org.wso2.carbon.apimgt.notification.TokenRevocationNotifierImpl"',
+            absent=('"org.wso2.carbon.apimgt.keymgt.events.TokenRevocationNotifierImpl"',),
+        ),
+        up_text("\n#[integration.transaction_counter]\n", '#service_password = "admin"\n'),
+    ),
+    conflicts=(APIM_DB_URL,),
+)
+
+
+# 02 · API-M control plane 4.5 → 4.6 deployment.toml -------------------------------------------
+
+
+def ours_02(base: bytes) -> bytes:
+    return edit(
+        base,
+        ('gateway_type = "Regular,APK,AWS"', 'gateway_type = "Regular,APK"'),
+        ('hostname = "localhost"', 'hostname = "acp.example.com"'),
+        (
+            'url = "jdbc:h2:./repository/database/WSO2AM_DB;DB_CLOSE_ON_EXIT=FALSE"',
+            'url = "jdbc:postgresql://pg.example.com:5432/apim_db"',
+        ),
+        ('type = "h2"\nurl = "jdbc:postgresql', 'type = "postgre"\nurl = "jdbc:postgresql'),
+        ('password = "admin"\ncreate_admin_account', 'password = "Adm1n!"\ncreate_admin_account'),
+        (
+            'key_password =  "wso2carbon"\n\n#[keystore.primary]',
+            'key_password =  "Tls-K3y"\n\n#[keystore.primary]',
+        ),
+    )
+
+
+def ours_02_uncommented_environment(base: bytes) -> bytes:
+    """The operator uncommented the gateway environment themselves, placeholders kept."""
+    lines = base.split(b"\n")
+    start = lines.index(b"#[[apim.gateway.environment]]")
+    for i in range(start, start + 15):
+        lines[i] = lines[i][1:]
+    return b"\n".join(lines)
+
+
+S02 = Scenario(
+    pair="02",
+    directory="02-apim-acp-deployment-toml-4.5-to-4.6",
+    fmt="toml",
+    customise=ours_02,
+    summary="gateway types, hostname, PostgreSQL database, admin and TLS key passwords",
+    operator=(
+        op(("apim", "gateway_type"), "Regular,APK", conflict="apim.gateway_type"),
+        op(("server", "hostname"), "acp.example.com"),
+        op(("database", "apim_db", "url"), "jdbc:postgresql://pg.example.com:5432/apim_db"),
+        op(("database", "apim_db", "type"), "postgre"),
+        op(("super_admin", "password"), "Adm1n!"),
+        op(("keystore", "tls", "key_password"), "Tls-K3y"),
+    ),
+    upstream=(
+        up(
+            ("apim", "gateway_type"),
+            "Regular,APK,AWS,Azure,Kong,Envoy",
+            conflict="apim.gateway_type",
+        ),
+        up((*ENV, "service_url"), "https://localhost:9443/services/"),
+        up((*ENV, "http_endpoint"), "http://localhost:8280"),
+        up((*ENV, "https_endpoint"), "https://localhost:8243"),
+        up((*ENV, "ws_endpoint"), "ws://localhost:9099"),
+    ),
+    conflicts=("apim.gateway_type",),
+)
+
+
+# 03 · Identity Server 7.0 → 7.1 deployment.toml ---------------------------------------------
+
+
+def ours_03(base: bytes) -> bytes:
+    return edit(
+        base,
+        ('file_name = "wso2carbon.jks"', 'file_name = "prod-keystore.jks"'),
+        (
+            '[keystore.primary]\nfile_name = "prod-keystore.jks"\npassword = "wso2carbon"',
+            '[keystore.primary]\nfile_name = "prod-keystore.jks"\npassword = "ks-pass"',
+        ),
+        ('hostname = "localhost"', 'hostname = "is.example.com"'),
+    )
+
+
+S03 = Scenario(
+    pair="03",
+    directory="03-is-deployment-toml-7.0-to-7.1",
+    fmt="toml",
+    customise=ours_03,
+    summary="own keystore file and password, hostname",
+    operator=(
+        op(
+            ("keystore", "primary", "file_name"),
+            "prod-keystore.jks",
+            conflict="keystore.primary.file_name",
+        ),
+        op(("keystore", "primary", "password"), "ks-pass"),
+        op(("server", "hostname"), "is.example.com"),
+    ),
+    upstream=(
+        up(
+            ("keystore", "primary", "file_name"),
+            "wso2carbon.p12",
+            conflict="keystore.primary.file_name",
+        ),
+        up(("keystore", "primary", "type"), "PKCS12"),
+        up(("truststore", "file_name"), "client-truststore.p12"),
+        up(("truststore", "type"), "PKCS12"),
+    ),
+    conflicts=("keystore.primary.file_name",),
+)
+
+
+# 04 · API-M 2.6 → 3.0 catalina-server.xml ---------------------------------------------------
+
+HTTPS_CONNECTOR = "/Server/Service[@name='Catalina']/Connector[2]"
+ACCESS_LOG = (
+    "/Server/Service[@name='Catalina']/Engine[@name='Catalina']/Host[@name='localhost']"
+    "/Valve[@className='org.apache.catalina.valves.AccessLogValve']"
+)
+_HOST = "/Server/Service/Engine/Host"
+_HTTP = "/Server/Service/Connector[1]"
+_HTTPS = "/Server/Service/Connector[2]"
+
+
+def _valve(cls: str) -> str:
+    return f"{_HOST}/Valve[@className='{cls}']"
+
+
+def ours_04(base: bytes) -> bytes:
+    return edit(
+        base,
+        ('port="9763"', 'port="8080"'),
+        ('port="9443"\n', 'port="8443"\n'),
+        ('redirectPort="9443"', 'redirectPort="8443"'),
+        ('sslEnabledProtocols="TLSv1,TLSv1.1,TLSv1.2"\n', 'sslEnabledProtocols="TLSv1.2"\n'),
+        ('keystorePass="wso2carbon"', 'keystorePass="Op3rator-Secret"'),
+        ('pattern="combined"', "pattern='%h %l %u %t \"%r\" %s %b'"),
+        # comment out a valve the operator does not want
+        (
+            '<Valve className="org.wso2.carbon.tomcat.ext.valves.CarbonStuckThreadDetectionValve"'
+            ' threshold="600"/>',
+            '<!--Valve className="org.wso2.carbon.tomcat.ext.valves.CarbonStuckThreadDetectionValve"'
+            ' threshold="600"/-->',
+        ),
+        # add a valve, reformat the Engine start tag (quotes, attribute order)
+        (
+            "            </Host>",
+            '                <Valve className="org.apache.catalina.valves.RemoteAddrValve"'
+            ' allow="10\\.0\\..*"/>\n            </Host>',
+        ),
+        (
+            '<Engine name="Catalina" defaultHost="localhost">',
+            "<Engine  defaultHost='localhost'\n                name='Catalina' >",
+        ),
+    )
+
+
+def ours_04_tuned(base: bytes) -> bytes:
+    """Only values upstream did not touch: the HTTP port and the thread pool."""
+    return edit(
+        base,
+        ('port="9763"', 'port="80"'),
+        (
+            'maxThreads="250"\n                   minSpareThreads="50"\n                   disableUploadTimeout="false"\n                   connectionUploadTimeout',
+            'maxThreads="400"\n                   minSpareThreads="50"\n                   disableUploadTimeout="false"\n                   connectionUploadTimeout',
+        ),
+    )
+
+
+S04 = Scenario(
+    pair="04",
+    directory="04-apim-catalina-server-xml-2.6-to-3.0",
+    fmt="xml",
+    customise=ours_04,
+    summary="ports, TLS protocols, keystore password, access-log pattern, valves, reformat",
+    operator=(
+        op(f"{_HTTP}/@port", "8080"),
+        op(f"{_HTTPS}/@port", "8443"),
+        op(f"{_HTTP}/@redirectPort", "8443"),
+        op(
+            f"{_HTTPS}/@sslEnabledProtocols",
+            "TLSv1.2",
+            conflict=f"{HTTPS_CONNECTOR}@sslEnabledProtocols",
+        ),
+        op(
+            f"{_HTTPS}/@keystorePass", "Op3rator-Secret", conflict=f"{HTTPS_CONNECTOR}@keystorePass"
+        ),
+        op(
+            f"{_valve('org.apache.catalina.valves.AccessLogValve')}/@pattern",
+            '%h %l %u %t "%r" %s %b',
+            conflict=f"{ACCESS_LOG}@pattern",
+        ),
+        op(_valve("org.wso2.carbon.tomcat.ext.valves.CarbonStuckThreadDetectionValve"), ABSENT),
+        op(f"{_valve('org.apache.catalina.valves.RemoteAddrValve')}/@allow", "10\\.0\\..*"),
+        op_text("<Engine  defaultHost='localhost'\n                name='Catalina' >"),
+    ),
+    upstream=(
+        up(f"{_HTTP}/@compressibleMimeType", PRESENT),
+        up(f"{_HTTP}/@compressableMimeType", ABSENT),
+        up(f"{_HTTPS}/@compressibleMimeType", PRESENT),
+        up(
+            f"{_HTTPS}/SSLHostConfig/Certificate/@certificateKeystoreFile",
+            "${carbon.home}/repository/resources/security/wso2carbon.jks",
+        ),
+        up(f"{_HTTPS}/SSLHostConfig/@protocols", "+TLSv1,+TLSv1.1,+TLSv1.2"),
+        up(f"{_HTTPS}/@keystoreFile", ABSENT),
+        up(f"{_HTTPS}/@clientAuth", ABSENT),
+        up(
+            f"{_HTTPS}/@sslEnabledProtocols",
+            ABSENT,
+            conflict=f"{HTTPS_CONNECTOR}@sslEnabledProtocols",
+        ),
+        up(f"{_HTTPS}/@keystorePass", ABSENT, conflict=f"{HTTPS_CONNECTOR}@keystorePass"),
+        up(
+            f"{_valve('org.apache.catalina.valves.AccessLogValve')}/@pattern",
+            "%h %l %u %t %r %s %b %{Referer}i %{User-Agent}i %T",
+            conflict=f"{ACCESS_LOG}@pattern",
+        ),
+        up(f"{_valve('org.apache.catalina.valves.ErrorReportValve')}/@showReport", "false"),
+        up(_valve("org.wso2.carbon.tomcat.ext.valves.RequestCorrelationIdValve"), PRESENT),
+        up_text("Error pages", absent=("MemoryRealm",)),
+    ),
+    conflicts=(
+        f"{HTTPS_CONNECTOR}@keystorePass",
+        f"{HTTPS_CONNECTOR}@sslEnabledProtocols",
+        f"{ACCESS_LOG}@pattern",
+    ),
+)
+
+
+# 05 · API-M 4.0 → 4.1 axis2.xml.j2 (a Jinja template: line merge) -----------------------------
+
+
+def ours_05(base: bytes) -> bytes:
+    return edit(
+        base,
+        (
+            '<parameter name="manageTransportSession" locked="false">true<',
+            '<parameter name="manageTransportSession" locked="false">false<',
+        ),
+        (
+            '<parameter name="hotdeployment" locked="false">true</parameter>',
+            "<!-- operator: no hot deployment in production\n"
+            '    <parameter name="hotdeployment" locked="false">true</parameter>\n'
+            "    -->",
+        ),
+        (
+            '<parameter name="SynapseConfig.ServerName" locked="false">localhost<',
+            '<parameter name="SynapseConfig.ServerName" locked="false">gw-node-1<',
+        ),
+        (
+            "            <fileReadInterval>{{transport.passthru_https.sender.ssl_profile.interval}}</fileReadInterval>\n",
+            "            <fileReadInterval>{{transport.passthru_https.sender.ssl_profile.interval}}</fileReadInterval>\n"
+            "            <!-- operator: profiles reloaded by the ops team -->\n",
+        ),
+    )
+
+
+S05 = Scenario(
+    pair="05",
+    directory="05-apim-axis2-xml-j2-4.0-to-4.1",
+    fmt="text",
+    customise=ours_05,
+    summary="session management off, hot deployment commented out, server name, a note",
+    operator=(
+        op_text(
+            '<parameter name="manageTransportSession" locked="false">false<',
+            absent=('<parameter name="manageTransportSession" locked="false">true<',),
+        ),
+        op_text(
+            "<!-- operator: no hot deployment in production\n"
+            '    <parameter name="hotdeployment" locked="false">true</parameter>\n'
+            "    -->"
+        ),
+        op_text('<parameter name="SynapseConfig.ServerName" locked="false">gw-node-1<'),
+        op_text("            <!-- operator: profiles reloaded by the ops team -->\n"),
+    ),
+    upstream=(
+        up_text("{% if transport.http.proxy_profile is defined %}"),
+        up_text('<transportSender name="httpws" class="{{transport.netty.http.sender.class}}">'),
+        up_text("{% if transport.http.secured_proxy_profile is defined %}"),
+        up_text('<transportSender name="httpswss" class="{{transport.netty.https.sender.class}}">'),
+        up_text("<CacheSize>{{transport.netty.http.sender.certificate_revocation_cache_size}}"),
+    ),
+    conflicts=(),
+)
+
+
+# 06 · API-M 4.1 → 4.2 catalina-server.xml.j2 (line merge) ---------------------------------------
+
+
+def ours_06(base: bytes) -> bytes:
+    return edit(
+        base,
+        ('threshold="600"', 'threshold="900"'),
+        (
+            '<Valve className="org.apache.catalina.valves.ErrorReportValve" showServerInfo="false" showReport="false"/>',
+            '<Valve className="org.apache.catalina.valves.ErrorReportValve" showServerInfo="false" showReport="false" errorCode.404="/errors/404.html"/>',
+        ),
+        (
+            '<Server port="8005" shutdown="SHUTDOWN"',
+            '<Server port="8005" shutdown="Sh0tDown-Op"',
+        ),
+    )
+
+
+S06 = Scenario(
+    pair="06",
+    directory="06-apim-catalina-server-xml-j2-4.1-to-4.2",
+    fmt="text",
+    customise=ours_06,
+    summary="stuck-thread threshold, own 404 page, shutdown command",
+    operator=(
+        op_text('CarbonStuckThreadDetectionValve" threshold="900"/>'),
+        op_text('showReport="false" errorCode.404="/errors/404.html"/>'),
+        op_text('<Server port="8005" shutdown="Sh0tDown-Op"'),
+    ),
+    upstream=(
+        up_text('className="org.apache.catalina.valves.RemoteIpValve"'),
+        up_text(
+            '<Valve className="org.wso2.carbon.identity.organization.management.tomcat.ext.tenant.resolver.CarbonContextCreatorValve"/>',
+            absent=(
+                '<Valve className="org.wso2.carbon.tomcat.ext.valves.CarbonContextCreatorValve"/>',
+            ),
+        ),
+        up_text('maxDays="{{http_access_log.maxDays}}" enabled="{{http_access_log.enabled}}"/>'),
+        up_text('<Valve className="org.wso2.carbon.tomcat.ext.valves.SameSiteCookieValve"/>'),
+        up_text(
+            '<Valve className="org.wso2.carbon.identity.context.rewrite.valve.OrganizationContextRewriteValve"/>'
+        ),
+    ),
+    conflicts=(),
+)
+
+
+# 07 · carbon-kernel 4.4.20 → 4.4.40 user-mgt.xml ---------------------------------------------
+
+USER_MGT_JDBC = "/UserManager/Realm/UserStoreManager[@class='org.wso2.carbon.user.core.jdbc.JDBCUserStoreManager']"
+_JDBC = "/UserManager/Realm/UserStoreManager[@class='org.wso2.carbon.user.core.jdbc.JDBCUserStoreManager']"
+
+
+def ours_07(base: bytes) -> bytes:
+    return edit(
+        base,
+        ("<Password>admin</Password>", "<Password>Adm1n-Pa55</Password>"),
+        (
+            '<Property name="dataSource">jdbc/WSO2CarbonDB</Property>',
+            '<Property name="dataSource">jdbc/WSO2UM_DB</Property>',
+        ),
+        (
+            '<Property name="MaxUserNameListLength">100</Property>\n            <Property name="MaxRoleNameListLength">100</Property>\n            <Property name="UserRolesCacheEnabled">true</Property>\n            <Property name="UserNameUniqueAcrossTenants">',
+            '<Property name="MaxUserNameListLength">500</Property>\n            <Property name="MaxRoleNameListLength">100</Property>\n            <Property name="UserRolesCacheEnabled">true</Property>\n            <Property name="CountRetrieverClass">org.wso2.carbon.identity.user.store.count.jdbc.JDBCUserStoreCountRetriever</Property>\n            <Property name="UserNameUniqueAcrossTenants">',
+        ),
+        ("\t\t<AddAdmin>true</AddAdmin>", "            <AddAdmin>true</AddAdmin>"),  # reformat
+        ("internal JDBC user store.", "internal JDBC user store (we use it)."),  # comment edit
+    )
+
+
+def ours_07_ldap(base: bytes) -> bytes:
+    """The operator comments out the JDBC store and uncomments the read-only LDAP one."""
+    return edit(
+        base,
+        (
+            '<UserStoreManager class="org.wso2.carbon.user.core.jdbc.JDBCUserStoreManager">',
+            '<!--UserStoreManager class="org.wso2.carbon.user.core.jdbc.JDBCUserStoreManager">',
+        ),
+        (
+            '<Property name="UserNameUniqueAcrossTenants">false</Property>\n        </UserStoreManager>',
+            '<Property name="UserNameUniqueAcrossTenants">false</Property>\n        </UserStoreManager-->',
+        ),
+        (
+            '<!--UserStoreManager class="org.wso2.carbon.user.core.ldap.ReadOnlyLDAPUserStoreManager">',
+            '<UserStoreManager class="org.wso2.carbon.user.core.ldap.ReadOnlyLDAPUserStoreManager">',
+        ),
+        (
+            '<Property name="ReplaceEscapeCharactersAtUserLogin">true</Property>\n        </UserStoreManager-->',
+            '<Property name="ReplaceEscapeCharactersAtUserLogin">true</Property>\n        </UserStoreManager>',
+        ),
+        (
+            '<Property name="ConnectionURL">ldap://localhost:10389</Property>',
+            '<Property name="ConnectionURL">ldaps://ldap.corp.example:636</Property>',
+        ),
+    )
+
+
+S07 = Scenario(
+    pair="07",
+    directory="07-kernel-user-mgt-xml-4.4.20-to-4.4.40",
+    fmt="xml",
+    customise=ours_07,
+    summary="admin password, user-store datasource, list length, count retriever, reformat",
+    operator=(
+        op("/UserManager/Realm/Configuration/AdminUser/Password", "Adm1n-Pa55"),
+        op("/UserManager/Realm/Configuration/Property[@name='dataSource']", "jdbc/WSO2UM_DB"),
+        op(f"{_JDBC}/Property[@name='MaxUserNameListLength']", "500"),
+        op(
+            f"{_JDBC}/Property[@name='CountRetrieverClass']",
+            "org.wso2.carbon.identity.user.store.count.jdbc.JDBCUserStoreCountRetriever",
+        ),
+        op_text("internal JDBC user store (we use it)."),
+        op_text("\n            <AddAdmin>true</AddAdmin>\n"),
+    ),
+    upstream=(
+        up("/UserManager/Realm/Configuration/OverrideUsernameClaimFromInternalUsername", "true"),
+        up(f"{_JDBC}/Property[@name='LeadingOrTrailingSpaceAllowedInUserName']", "false"),
+        up_text(
+            "(&amp;(objectClass=person)(!(sn=Service)))",
+            "(&amp;(objectClass=user)(!(sn=Service)))",
+            absent=('<Property name="UserNameListFilter">(objectClass=person)</Property>',),
+        ),
+        up_text('<Property name="StartTLSEnabled">false</Property>'),
+        up_text("!-- Enable username claim retrieve from the UM_USER_NAME in JDBC datasources -->"),
+    ),
+    conflicts=(),
+)
+
+
+# 08 · carbon-apimgt master-datasources.xml.j2 3.1 → 3.2 (line merge) --------------------------
+
+
+def ours_08(base: bytes) -> bytes:
+    return edit(
+        base,
+        # the local registry database: a bigger pool (upstream templated this block: conflict)
+        (
+            "<driverClassName>org.h2.Driver</driverClassName>\n                    <maxActive>50</maxActive>\n                    <maxWait>60000</maxWait>\n                    <testOnBorrow>true</testOnBorrow>\n                    <validationQuery>SELECT 1</validationQuery>\n                    <validationInterval>30000</validationInterval>\n                    <defaultAutoCommit>true</defaultAutoCommit>",
+            "<driverClassName>org.h2.Driver</driverClassName>\n                    <maxActive>150</maxActive>\n                    <maxWait>60000</maxWait>\n                    <testOnBorrow>true</testOnBorrow>\n                    <validationQuery>SELECT 1</validationQuery>\n                    <validationInterval>30000</validationInterval>\n                    <defaultAutoCommit>true</defaultAutoCommit>",
+        ),
+        # the message-broker store moves to MySQL
+        (
+            "<url>jdbc:h2:./repository/database/WSO2MB_DB;DB_CLOSE_ON_EXIT=FALSE;LOCK_TIMEOUT=60000;MVCC=TRUE</url>",
+            "<url>jdbc:mysql://mb-db.example.com:3306/WSO2MB_DB?useSSL=false</url>",
+        ),
+        (
+            "<defaultAutoCommit>false</defaultAutoCommit>",
+            "<defaultAutoCommit>false</defaultAutoCommit>\n                    <testWhileIdle>true</testWhileIdle>",
+        ),
+    )
+
+
+S08 = Scenario(
+    pair="08",
+    directory="08-apimgt-master-datasources-xml-j2-3.1-to-3.2",
+    fmt="text",
+    customise=ours_08,
+    summary="registry pool size (templated upstream), broker store on MySQL, idle test",
+    operator=(
+        op_text("<maxActive>150</maxActive>", conflict="line 18"),
+        op_text("<url>jdbc:mysql://mb-db.example.com:3306/WSO2MB_DB?useSSL=false</url>"),
+        op_text(
+            "<defaultAutoCommit>false</defaultAutoCommit>\n"
+            "                    <testWhileIdle>true</testWhileIdle>"
+        ),
+    ),
+    upstream=(
+        up_text(
+            "<username>{{database.local.username}}</username>",
+            "{% for property_name,property_value in database.local.pool_options.items() %}",
+            conflict="line 18",
+        ),
+        up_text("<name>WSO2AS_DB</name>", "{% if database.sync_runtime_artifacts_db is defined %}"),
+        up_text("<url>{{database.sync_runtime_artifacts_db.url}}</url>"),
+    ),
+    conflicts=("line 18",),
+)
+
+
+# 09 · API-M 4.6 → 4.7 log4j2.properties ---------------------------------------------------------
+
+LOGFILE = "${sys:carbon.home}/repository/logs/wso2carbon.log"
+
+
+def ours_09(base: bytes) -> bytes:
+    ours = edit(
+        base,
+        (
+            "appender.CARBON_LOGFILE.fileName = ",
+            "appender.CARBON_LOGFILE.fileName = /var/log/wso2/",
+        ),
+        (
+            "appender.CORRELATION.filter.threshold.level = INFO",
+            "appender.CORRELATION.filter.threshold.level = WARN",
+        ),
+        # the operator silenced synapse wire logs another way and tuned org.wso2 to DEBUG
+        ("logger.synapse-wire.level = DEBUG\n", "logger.synapse-wire.level = OFF\n"),
+        ("logger.org-wso2.level = INFO\n", "logger.org-wso2.level=DEBUG\n"),
+        (
+            "appender.CARBON_SYS_LOG.host = localhost\n",
+            "appender.CARBON_SYS_LOG.host = syslog.internal\n",
+        ),
+    )
+    return ours + b"\nlogger.acme.name = com.acme\nlogger.acme.level = DEBUG\n"
+
+
+def ours_09_untouched_by_upstream(base: bytes) -> bytes:
+    ours = edit(
+        base,
+        ("appender.CARBON_CONSOLE.layout.pattern = ", "appender.CARBON_CONSOLE.layout.pattern =  "),
+    )
+    return ours.replace(b"= INFO\n", b"= ERROR\n", 1)
+
+
+S09 = Scenario(
+    pair="09",
+    directory="09-apim-log4j2-properties-4.6-to-4.7",
+    fmt="properties",
+    customise=ours_09,
+    summary="log file path, thresholds and levels, syslog host, an own logger",
+    operator=(
+        op("appender.CARBON_LOGFILE.fileName", "/var/log/wso2/" + LOGFILE),
+        op("appender.CORRELATION.filter.threshold.level", "WARN"),
+        op("logger.synapse-wire.level", "OFF", conflict="logger.synapse-wire.level"),
+        op("logger.org-wso2.level", "DEBUG", conflict="logger.org-wso2.level"),
+        op(
+            "appender.CARBON_SYS_LOG.host",
+            "syslog.internal",
+            conflict="appender.CARBON_SYS_LOG.host",
+        ),
+        op("logger.acme.name", "com.acme"),
+        op("logger.acme.level", "DEBUG"),
+    ),
+    upstream=(
+        up("logger.synapse-wire.level", ABSENT, conflict="logger.synapse-wire.level"),
+        up("logger.org-wso2.level", ABSENT, conflict="logger.org-wso2.level"),
+        up("appender.CARBON_SYS_LOG.host", ABSENT, conflict="appender.CARBON_SYS_LOG.host"),
+        up("appender.CARBON_SYS_LOG.type", ABSENT),
+        up("appender.CARBON_SYS_LOG.facility", ABSENT),
+        up("appender.CARBON_SYS_LOG.layout.pattern", ABSENT),
+        up("logger.org-apache.level", ABSENT),
+        up("logger.org-apache.name", ABSENT),
+        up("logger.org-wso2.name", ABSENT),
+        up("logger.synapse-headers.level", ABSENT),
+        up("logger.synapse-wire.name", ABSENT),
+        up_text("# appender.CARBON_SYS_LOG.facility = USER\n"),
+    ),
+    conflicts=(
+        "logger.synapse-wire.level",
+        "logger.org-wso2.level",
+        "appender.CARBON_SYS_LOG.host",
+    ),
+)
+
+
+# 10 · Identity Server 7.0 → 7.1 log4j2.properties --------------------------------------------
+
+
+def ours_10(base: bytes) -> bytes:
+    # the operator adds its own logger and appends it to the loggers list: a conflict with
+    # upstream's four new loggers on the list (a plain value); their definitions still merge
+    ours = base.replace(b", org-eclipse-jetty\n", b", org-eclipse-jetty, acme\n", 1)
+    ours += b"logger.acme.name = com.acme\nlogger.acme.level = DEBUG\n"
+    return ours.replace(b"rootLogger.level = INFO", b"rootLogger.level = DEBUG")
+
+
+def ours_10_elsewhere(base: bytes) -> bytes:
+    ours = base.replace(
+        b"appender.CARBON_LOGFILE.fileName = ", b"appender.CARBON_LOGFILE.fileName=/logs/", 1
+    )
+    return ours.replace(
+        b"rootLogger.level = INFO", b"#rootLogger.level = INFO\nrootLogger.level = WARN"
+    )
+
+
+S10 = Scenario(
+    pair="10",
+    directory="10-is-log4j2-properties-7.0-to-7.1",
+    fmt="properties",
+    customise=ours_10,
+    summary="an own logger added to the loggers list, root level DEBUG",
+    operator=(
+        op("logger.acme.name", "com.acme"),
+        op("logger.acme.level", "DEBUG"),
+        op("rootLogger.level", "DEBUG"),
+        op("loggers", Contains("acme"), conflict="loggers"),
+    ),
+    upstream=(
+        up("loggers", Contains("org-wso2-carbon-event"), conflict="loggers"),
+        up("logger.org-wso2-carbon-event.level", "WARN"),
+        up("logger.org-wso2-carbon-event.name", "org.wso2.carbon.event"),
+        up("logger.org-apache-cxf-endpoint-ServerImpl.level", "WARN"),
+        up(
+            "logger.org-apache-cxf-endpoint-ServerImpl.appenderRef.CARBON_CONSOLE.ref",
+            "CARBON_CONSOLE",
+        ),
+        up("logger.org-wso2-carbon-core-deployment-DeploymentInterceptor.level", "WARN"),
+        up("logger.org-wso2-carbon-webapp-mgt-TomcatGenericWebappsDeployer.level", "WARN"),
+    ),
+    conflicts=("loggers",),
+)
+
+
+# 11 · API-M admin portal settings.json 4.4 → 4.7 ----------------------------------------------
+
+
+def ours_11(base: bytes) -> bytes:
+    return (
+        base.replace(b'"host": "localhost"', b'"host": "apim.example.com"')
+        .replace(b'"limit": 30', b'"limit": 50')
+        .replace(b"en/4.4.0/", b"en/latest/")  # upstream changed docUrl too: conflict
+        .replace(b'"timeout": 2000', b'"timeout": 2000,\n      "retries": 3')
+    )
+
+
+def ours_11_reindented(base: bytes) -> bytes:
+    """Key order reversed, tabs, no final newline (not changes), and one real change."""
+    data = json.loads(base)
+    data["app"] = dict(reversed(list(data["app"].items())))
+    data["app"]["origin"]["host"] = "gw.internal"
+    return json.dumps(data, indent="\t").encode()
+
+
+S11 = Scenario(
+    pair="11",
+    directory="11-admin-settings-json-4.4-to-4.7",
+    fmt="json",
+    customise=ours_11,
+    summary="origin host, workflow limit, docs URL, single-logout retries",
+    operator=(
+        op(("app", "origin", "host"), "apim.example.com"),
+        op(("app", "workflows", "limit"), 50),
+        op(("app", "docUrl"), "https://apim.docs.wso2.com/en/latest/", conflict="app.docUrl"),
+        op(("app", "singleLogout", "retries"), 3),
+    ),
+    upstream=(
+        up(("app", "docUrl"), "https://apim.docs.wso2.com/en/4.7.0/", conflict="app.docUrl"),
+        up(("app", "logoutSessionStateAppender"), ""),
+        up(
+            ("app", "platformGateway", "releasesUrl"),
+            "https://github.com/wso2/api-platform/releases",
+        ),
+        up(
+            ("app", "sessionTimeout"),
+            {"enable": True, "idleTimeout": 1800, "idleWarningTimeout": 1740},
+        ),
+    ),
+    conflicts=("app.docUrl",),
+)
+
+
+# 12 · API-M publisher site.json 2.1 → 2.2 (comments, tabs) ------------------------------------
+
+
+def ours_12(base: bytes) -> bytes:
+    return (
+        base.replace(b'"context" : "/publisher"', b'"context" : "/apipublisher"')
+        .replace(
+            b'"enabled" : "false",\n        "issuer"', b'"enabled" : "true",\n        "issuer"'
+        )
+        .replace(b'"clientSecret" : "secret"', b'"clientSecret" : "s3cr3t!"')
+        .replace(b'"host" : "sample.proxydomain.com"', b'"host" : "proxy.example.com"')
+    )
+
+
+def ours_12_same_key_added(base: bytes) -> bytes:
+    return base.replace(
+        b'"idpInit" : "false",',
+        b'"idpInit" : "false",\n        "loginUserNameAttribute" : "email",',
+    )
+
+
+S12 = Scenario(
+    pair="12",
+    directory="12-apimgt-publisher-site-json-2.1-to-2.2",
+    fmt="json",
+    customise=ours_12,
+    summary="context path, SSO on, OIDC client secret, reverse-proxy host",
+    operator=(
+        op(("context",), "/apipublisher"),
+        op(("ssoConfiguration", "enabled"), "true"),
+        op(("oidcConfiguration", "clientConfiguration", "clientSecret"), "s3cr3t!"),
+        op(("reverseProxy", "host"), "proxy.example.com"),
+    ),
+    upstream=(
+        up(("oidcConfiguration", "authHttpMethod"), "POST"),
+        up(
+            ("oidcConfiguration", "clientConfiguration", "postLogoutRedirectURI"),
+            "https://localhost:9443/store/",
+        ),
+        up(
+            ("oidcConfiguration", "logoutEndpointURI"),
+            "http://localhost:8080/openid-connect-server-webapp/logout",
+        ),
+        up(("ssoConfiguration", "loginUserNameAttribute"), ""),
+    ),
+    conflicts=(),
+)
+
+
+# 13 · kubernetes-apim single-node values.yaml 4.1.0.1 → 4.1.0.2 --------------------------------
+
+
+def values_13_ours(base: bytes, *, disable_mysql: bool) -> bytes:
+    ours = (
+        base.replace(
+            b'    username: ""\n    password: ""',
+            b'    username: "ops@example.com"\n    password: "Sup3r$ecret"',
+        )
+        .replace(b'hostname: "am.wso2.com"', b'hostname: "apim.prod.example.com"')
+        .replace(b'      # dockerRegistry: ""', b'      dockerRegistry: "registry.example.com"')
+        .replace(
+            b"      imagePullPolicy: Always",
+            b"      # imagePullPolicy: Always  (operator: use the default)",
+        )
+        .replace(b'xmx: "1024m"', b'xmx: "2048m"  # sized for prod')
+        .replace(b"      nfsServerProvisioner: true", b"      nfsServerProvisioner: false")
+    )
+    if disable_mysql:
+        ours = ours.replace(b"      mysql: true", b"      mysql: false  # external RDS")
+    return ours
+
+
+def ours_13(base: bytes) -> bytes:
+    return values_13_ours(base, disable_mysql=True)
+
+
+_AM = ("wso2", "deployment", "am")
+_DEPS = ("wso2", "deployment", "dependencies")
+MYSQL_DEP = "wso2.deployment.dependencies.mysql"
+
+S13 = Scenario(
+    pair="13",
+    directory="13-k8s-am-single-values-yaml-4.1.0.1-to-4.1.0.2",
+    fmt="yaml",
+    customise=ours_13,
+    summary="subscription, hostname, registry, pull policy, heap, no in-cluster MySQL or NFS",
+    operator=(
+        op(("wso2", "subscription", "username"), "ops@example.com"),
+        op(("wso2", "subscription", "password"), "Sup3r$ecret"),
+        op((*_AM, "ingress", "management", "hostname"), "apim.prod.example.com"),
+        op((*_AM, "dockerRegistry"), "registry.example.com"),
+        op((*_AM, "imagePullPolicy"), ABSENT),
+        op((*_AM, "resources", "jvm", "heap", "memory", "xmx"), "2048m"),
+        op((*_DEPS, "nfsServerProvisioner"), False),
+        op((*_DEPS, "mysql"), False, conflict=MYSQL_DEP),
+    ),
+    upstream=(
+        up((*_DEPS, "mysql"), ABSENT, conflict=MYSQL_DEP),
+        up((*_DEPS, "cluster_mysql"), True),
+        up((*_AM, "ingress", "websocket", "hostname"), "websocket.am.wso2.com"),
+        up((*_AM, "db", "type"), "mysql"),
+        up((*_AM, "db", "apim", "username"), "wso2carbon"),
+        up((*_AM, "db", "apim_shared", "url"), PRESENT),
+    ),
+    conflicts=(MYSQL_DEP,),
+)
+
+
+# 14 · docker-apim docker-compose.yml 3.2 → 4.0 (analytics services dropped) --------------------
+
+
+def compose_14_ours(base: bytes) -> bytes:
+    return (
+        base.replace(b"MYSQL_ROOT_PASSWORD: root", b"MYSQL_ROOT_PASSWORD: Ch4ngeMe")
+        .replace(b'      - "8243:8243"\n', b'      - "8243:8243"\n      - "9763:9763"\n')
+        .replace(
+            b"      start_period: 180s\n      retries: 20",
+            b"      start_period: 300s\n      retries: 30",
+        )
+        .replace(
+            b"    build: ./dockerfiles/apim\n",
+            b"    build: ./dockerfiles/apim\n    restart: unless-stopped\n",
+        )
+    )
+
+
+def ours_14(base: bytes) -> bytes:
+    return (
+        compose_14_ours(base)
+        .replace(b"image: mysql:5.7.31", b"image: mysql:8.0.36")
+        .replace(b'      - "9643:9643"', b'      - "19643:9643"')
+    )
+
+
+_SVC = ("services",)
+DASHBOARD = "services.am-analytics-dashboard"
+
+S14 = Scenario(
+    pair="14",
+    directory="14-docker-compose-analytics-yml-3.2-to-4.0",
+    fmt="yaml",
+    customise=ours_14,
+    summary="root password, extra port, health check, restart policy, MySQL 8, dashboard port",
+    operator=(
+        op((*_SVC, "mysql", "environment", "MYSQL_ROOT_PASSWORD"), "Ch4ngeMe"),
+        op((*_SVC, "api-manager", "ports"), Contains("9763:9763")),
+        op((*_SVC, "api-manager", "healthcheck", "start_period"), "300s"),
+        op((*_SVC, "api-manager", "healthcheck", "retries"), 30),
+        op((*_SVC, "api-manager", "restart"), "unless-stopped"),
+        op((*_SVC, "mysql", "image"), "mysql:8.0.36", conflict="services.mysql.image"),
+        op((*_SVC, "am-analytics-dashboard", "ports"), ["19643:9643"], conflict=DASHBOARD),
+    ),
+    upstream=(
+        up((*_SVC, "mysql", "image"), "mysql:5.7.34", conflict="services.mysql.image"),
+        up((*_SVC, "am-analytics-dashboard"), ABSENT, conflict=DASHBOARD),
+        up((*_SVC, "am-analytics-worker"), ABSENT),
+        up((*_SVC, "api-manager", "depends_on"), {"mysql": {"condition": "service_healthy"}}),
+    ),
+    conflicts=("services.mysql.image", DASHBOARD),
+)
+
+
+# 15 · Identity Server infer.json 6.1 → 7.0 ----------------------------------------------------
+
+INFER_DB_REGEX = '["user_store.type"].database["user_store.properties.UsernameJavaRegEx"]'
+_STORES = ("user_store.type",)
+_REGEX = "user_store.properties.UsernameJavaRegEx"
+_PARAMS = (
+    "authenticationendpoint.enable_url_parameter_filtering",
+    "true",
+    "authentication.endpoint.redirect_params.parameters",
+)
+
+
+def ours_15(base: bytes) -> bytes:
+    data = json.loads(base)
+    stores = data["user_store.type"]
+    stores["database"][_REGEX] = "^[\\w]{3,30}$"  # upstream changed it too: conflict
+    stores["read_only_ldap"][_REGEX] = "^[a-z]{3,30}$"
+    data[_PARAMS[0]][_PARAMS[1]][_PARAMS[2]].append("lang")
+    return json.dumps(data, indent=4).encode() + b"\n"
+
+
+S15 = Scenario(
+    pair="15",
+    directory="15-is-infer-json-6.1-to-7.0",
+    fmt="json",
+    customise=ours_15,
+    summary="user-name rules of two stores, one more redirect parameter, re-serialised",
+    operator=(
+        op((*_STORES, "database", _REGEX), "^[\\w]{3,30}$", conflict=INFER_DB_REGEX),
+        op((*_STORES, "read_only_ldap", _REGEX), "^[a-z]{3,30}$"),
+        op(_PARAMS, Contains("lang")),
+    ),
+    upstream=(
+        up((*_STORES, "database", _REGEX), "^[^\\s*?%]{3,50}$", conflict=INFER_DB_REGEX),
+        up((*_STORES, "database_unique_id", _REGEX), "^[^\\s*?%]{3,50}$"),
+        up(("resident_idp.enable", "true", "server.hide_menu_items"), Contains("claim_mgt_menu")),
+    ),
+    conflicts=(INFER_DB_REGEX,),
+)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.pair: s for s in (S01, S02, S03, S04, S05, S06, S07, S08, S09, S10, S11, S12, S13, S14, S15)
+}
