@@ -57,6 +57,10 @@ class Profile:
             _match(path, p) for p in self.runtime_exclude
         )
 
+    def is_runtime_excluded(self, path: str) -> bool:
+        """A file `migrate` never carries (lock, trace or temporary files of a runtime)."""
+        return any(_match(path, p) for p in self.runtime_exclude)
+
     def is_addition(self, path: str) -> bool:
         """A place where operators add their own files (extra jars)."""
         return any(_match(path, pat) for pat in self.additions)

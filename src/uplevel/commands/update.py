@@ -300,7 +300,7 @@ def _commit(
     new_state = state.with_event(
         Event(
             time=now(),
-            event="applied",
+            event="migrated" if txn.j.kind == "migrate" else "applied",
             from_level=from_level,
             to_level=to_level,
             txn=txn.j.id,
