@@ -45,6 +45,11 @@ IN_MEMORY_MAX = 16 << 20
 """Larger contents are streamed twice instead of held in memory."""
 WINDOW_BYTES = 96 << 20
 """How many bytes of prepared contents may wait for the writer."""
+PROBE = 64 << 10
+"""A content bigger than this is deflated only if its first PROBE bytes shrink by PROBE_GAIN at
+level 1: random-looking data (H2 files, search indexes, keystores, class files of obfuscated
+code) costs as much to deflate as text and gains nothing."""
+PROBE_GAIN = 0.05
 MEMO_MAX = 4 << 20
 """A content that appears at several paths is prepared once if it is at most this big."""
 ZIP64_LIMIT = 0xFFFF_FFFF
@@ -164,6 +169,17 @@ def already_compressed(name: str, head: bytes = b"") -> bool:
     return head.startswith(_MAGIC)
 
 
+def worth_deflating(name: str, data: bytes) -> bool:
+    """The cheap checks before deflating a whole content: its name, its first bytes, and for
+    a large one whether a sample of it deflates at all. Decided by the bytes alone."""
+    if already_compressed(name, data[:8]):
+        return False
+    if len(data) <= PROBE:
+        return True
+    sample = data[:PROBE]
+    return len(_deflate(sample, 1)) <= len(sample) * (1 - PROBE_GAIN)
+
+
 def check_names(items: Sequence[ZipItem]) -> None:
     """Refuse names a careful unzip could be tricked by, before anything is written."""
     kinds: dict[str, Kind] = {}
@@ -252,7 +268,7 @@ class ZipWriter:
     def prepare(self, item: ZipItem) -> _Prepared:
         data = self._content(item)
         crc = zlib.crc32(data)
-        if item.kind == "file" and not already_compressed(item.name, data[:8]):
+        if item.kind == "file" and worth_deflating(item.name, data):
             packed = _deflate(data, self.options.level)
             if len(packed) < len(data):
                 return _Prepared(DEFLATED, crc, len(data), packed)
@@ -285,11 +301,12 @@ class ZipWriter:
         return crc
 
     def _emit_streamed(self, item: ZipItem) -> None:
-        head = b""
+        head = bytearray()
         for chunk in self._streamed(item):  # only the first bytes: decide the method
-            head = chunk[:8]
-            break
-        method = STORED if already_compressed(item.name, head) else DEFLATED
+            head += chunk
+            if len(head) > PROBE:
+                break
+        method = DEFLATED if worth_deflating(item.name, bytes(head)) else STORED
         csize = 0
 
         def count(b: bytes) -> None:

@@ -150,6 +150,13 @@ def test_names_that_could_trick_an_unzip_are_refused(names: list[str], message: 
         check_names(items)
 
 
+def test_only_contents_worth_it_are_deflated() -> None:
+    assert packwriter.worth_deflating("a.xml", TEXT)
+    assert not packwriter.worth_deflating("WSO2CARBON_DB.mv.db", NOISE)  # the sample says no
+    assert packwriter.worth_deflating("small.bin", NOISE[:1000])  # small: deflate and see
+    assert not packwriter.worth_deflating("a.jar", TEXT)
+
+
 def test_already_compressed_by_name_or_head() -> None:
     assert already_compressed("lib/A.JAR") and already_compressed("x/logo.png")
     assert already_compressed("data.bin", b"\x1f\x8b\x08")
