@@ -150,6 +150,8 @@ class ZipOptions:
     date_time: datetime = field(default_factory=lambda: datetime(1980, 1, 1))
     level: int = DEFLATE_LEVEL
     workers: int = 2
+    stream_large: bool = True
+    """False when reading a content twice costs more than holding it (a download)."""
 
 
 def dos_date_time(moment: datetime) -> tuple[int, int]:
@@ -501,7 +503,9 @@ def write_zip(
             cost = 0
             if item.kind == "symlink" or item.data is not None:
                 fut = pool.submit(writer.prepare, item)
-            elif item.kind == "file" and item.size <= IN_MEMORY_MAX:
+            elif item.kind == "file" and (
+                item.size <= IN_MEMORY_MAX or not writer.options.stream_large
+            ):
                 key = (item.sha256, already_compressed(item.name))
                 if key in memo:
                     fut = memo[key]

@@ -195,6 +195,20 @@ def test_an_unzipped_repo_pack_is_adopted_and_takes_a_bundle(
     run_cli("verify", "--home", home, check=0)
 
 
+def test_a_repo_pack_pins_the_repository_root_so_signed_bundles_apply(
+    published: Published, tmp_path: Path
+) -> None:
+    pack(published, tmp_path / "p.zip", "--repo", published.repo, "--level", "1")
+    home = unzip(tmp_path / "p.zip", tmp_path / "site")
+    assert json.loads((home / STATE / "state.json").read_text())["server"] is None
+    signed = tmp_path / "1-3.zip"
+    run_cli("export", "--server", published.url, "--product", PRODUCT, "--from", "1", "--to",
+            "3", "-o", signed, env=published.env(), check=0)  # fmt: skip
+    applied = run_cli("apply", "--home", home, signed, "--json", check=0).json["result"]
+    assert applied["status"] == "applied" and applied["to_level"] == 3
+    assert snapshot(home) == snapshot(published.trees[3])
+
+
 def test_an_unzipped_server_pack_follows_its_server(published: Published, tmp_path: Path) -> None:
     result = pack(published, tmp_path / "s.zip", "--server", published.url, "--level", "1")
     r = result["result"]

@@ -162,3 +162,12 @@ def test_already_compressed_by_name_or_head() -> None:
     assert already_compressed("data.bin", b"\x1f\x8b\x08")
     assert not already_compressed("conf/deployment.toml", b"[server]")
     assert not already_compressed("jar.d/readme", b"text")
+
+
+def test_a_source_that_cannot_stream_twice_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(packwriter, "IN_MEMORY_MAX", 1000)
+    s = Store(TEXT)
+    streamed = build([s.item("a.txt", TEXT)], s)
+    s.reads.clear()
+    assert build([s.item("a.txt", TEXT)], s, stream_large=False) == streamed
+    assert list(s.reads.values()) == [1]

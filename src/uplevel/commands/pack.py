@@ -92,6 +92,7 @@ class PackSource(Protocol):
     origin: str
     server: str | None
     workers: int
+    stream_large: bool
 
     def levels(self, product: str, channel: str) -> list[int]: ...
 
@@ -109,6 +110,7 @@ class RepoSource:
     signed targets metadata names is used, each document checked against it."""
 
     workers = 2
+    stream_large = True  # contents over packwriter.IN_MEMORY_MAX are read twice, not held
 
     def __init__(self, repo_dir: Path) -> None:
         from uplevel.repo.config import RepoConfig
@@ -197,6 +199,7 @@ class ServerSource:
     """An update server through the TUF client (a fresh trust directory per run)."""
 
     workers = 4  # downloads overlap
+    stream_large = False  # a content is downloaded once, into memory (as `uplevel update` does)
 
     def __init__(
         self,
@@ -523,7 +526,7 @@ def build_pack(
         dest,
         items,
         source.content(lm.blobs),
-        ZipOptions(date_time=moment, workers=source.workers),
+        ZipOptions(date_time=moment, workers=source.workers, stream_large=source.stream_large),
         progress,
     )
     return PackResult(
