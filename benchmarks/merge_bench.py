@@ -42,6 +42,7 @@ if str(ROOT) not in sys.path:  # the scenarios live with the tests: tests/corpus
 
 from tests.corpus.scenarios import (  # noqa: E402
     SCENARIOS,
+    VARIANTS,
     Fact,
     Reading,
     Scenario,
@@ -64,6 +65,9 @@ class Outcome:
     conflicts: int
     lost: tuple[Fact, ...]  # one-sided changes not in the result outside conflict hunks
     in_hunks: tuple[Fact, ...]  # of those, the ones that are inside a conflict hunk
+    missed: tuple[str, ...] = ()  # true conflicts the tool merged without stopping
+    false_conflicts: int = 0  # conflicts (hunks or settings) that hold no true conflict
+    unreadable: bool = False  # the result outside its hunks does not parse in its format
 
 
 @dataclass(frozen=True)
@@ -94,15 +98,51 @@ def git_merge_file(base: bytes, ours: bytes, theirs: bytes, name: str = "file") 
     return proc.stdout
 
 
-def judge(s: Scenario, merged: bytes, conflicts: int) -> Outcome:
-    """Count what a merge lost; see the module docstring for the definition."""
+def judge(
+    s: Scenario, merged: bytes, conflicts: int, reported: tuple[str, ...] | None = None
+) -> Outcome:
+    """Count what a merge lost; see the module docstring for the definition.
+
+    `reported`: the conflict paths the tool named (uplevel); None for a tool that only
+    leaves hunks (git), whose true conflict counts as flagged when one of its changes is
+    inside a hunk.
+    """
     lost = tuple(s.missing(merged))
-    in_hunks = []
-    for fact in lost:  # was it there, inside a hunk, on its own side?
-        own = Reading(s.fmt, resolve_conflicts(merged, fact.side))
-        if fact.holds(own):
-            in_hunks.append(fact)
-    return Outcome(merged=merged, conflicts=conflicts, lost=lost, in_hunks=tuple(in_hunks))
+    outside = Reading(s.fmt, resolve_conflicts(merged, "base"))
+    own = {side: Reading(s.fmt, resolve_conflicts(merged, side)) for side in ("ours", "theirs")}
+
+    def in_hunk(fact: Fact) -> bool:  # there on its own side, inside a hunk only
+        return fact.holds(own[fact.side]) and not fact.holds(outside)
+
+    missed = []
+    for name in s.conflicts:
+        if reported is not None:
+            flagged = name in reported
+        else:
+            flagged = any(in_hunk(f) for f in s.facts if f.conflict == name)
+        if not flagged:
+            missed.append(name)
+    if reported is not None:
+        false_conflicts = sum(1 for name in reported if name not in s.conflicts)
+    else:  # a hunk none of whose changes is part of a true conflict
+        tied = [f for f in s.facts if f.conflict is not None and not f.holds(outside)]
+        false_conflicts = 0
+        for i in range(conflict_hunks(merged)):
+            hunk = {
+                side: Reading(s.fmt, resolve_conflicts(merged, side, only=i))
+                for side in ("ours", "theirs")
+            }
+            if not any(f.holds(hunk[f.side]) for f in tied):
+                false_conflicts += 1
+    return Outcome(
+        merged=merged,
+        conflicts=conflicts,
+        lost=lost,
+        in_hunks=tuple(f for f in lost if in_hunk(f)),
+        missed=tuple(missed),
+        false_conflicts=false_conflicts,
+        unreadable=s.fmt != "text" and not outside.readable,
+    )
 
 
 def measure_pair(s: Scenario) -> PairResult:
@@ -110,7 +150,8 @@ def measure_pair(s: Scenario) -> PairResult:
     git_out = git_merge_file(base, ours, theirs, s.name)
     git = judge(s, git_out, conflict_hunks(git_out))
     result = merge(base, ours, theirs, path=s.name)
-    up = judge(s, result.merged, len(result.conflicts))
+    paths = tuple(c.path for c in result.conflicts)
+    up = judge(s, result.merged, len(paths), paths)
     engine = "line merge" if result.format == "text" else f"structured ({result.format})"
     if result.fallback:
         engine += " (fallback)"
@@ -175,45 +216,64 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
 
-def table(results: list[PairResult]) -> str:
+def _row(label: str, fmt: str, size: str, rs: list[PairResult], engine: str = "") -> str:
+    t = totals(rs)
+    return (
+        f"| {label} | {fmt} | {size} | {t['operator']} | {t['upstream']} | {t['true_conflicts']} "
+        f"| {t['git_conflicts']} | {t['up_conflicts']} | {_lost(rs, 'git')} | {_lost(rs, 'uplevel')} "
+        f"| {engine} |"
+    )
+
+
+def _lost(rs: list[PairResult], tool: str) -> str:
+    outcomes = [getattr(r, tool) for r in rs]
+    lost = sum(len(o.lost) for o in outcomes)
+    if not lost:
+        return "0"
+    why = [f"{sum(len(o.in_hunks) for o in outcomes)} in hunks"]
+    unreadable = sum(len(o.lost) - len(o.in_hunks) for o in outcomes if o.unreadable)
+    if unreadable:
+        why.append(f"{unreadable} in a file that does not parse outside hunks")
+    return f"{lost} ({', '.join(why)})"
+
+
+def table(main: list[PairResult], variants: list[PairResult]) -> str:
     lines = [
-        "| pair | format | file size | operator changes | upstream changes "
+        "| pair | format | file size | operator changes | upstream changes | true conflicts "
         "| git merge-file conflicts | uplevel conflicts | lost (git) | lost (uplevel) "
         "| uplevel engine |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    for r in results:
+    for r in main + variants:
         s = r.scenario
-        fmt = s.name.split(".", 1)[1]
-        lines.append(
-            f"| {s.directory} | {fmt} | {_kib(r.size)} | {len(s.operator)} | {len(s.upstream)} "
-            f"| {r.git.conflicts} | {r.uplevel.conflicts} | {_lost(r.git)} | {_lost(r.uplevel)} "
-            f"| {r.engine}{'' if r.conflicts_as_expected else ' **unexpected conflicts**'} |"
-        )
-    t = totals(results)
-    lines.append(
-        f"| **total** ({len(results)} pairs) | | | {t['operator']} | {t['upstream']} "
-        f"| {t['git_conflicts']} | {t['up_conflicts']} | {t['git_lost']} | {t['up_lost']} | |"
-    )
+        label = s.directory if not s.variant else f"{s.key}: {s.summary}"
+        engine = r.engine + ("" if r.conflicts_as_expected else " **unexpected conflicts**")
+        lines.append(_row(label, s.name.split(".", 1)[1], _kib(r.size), [r], engine))
+        if r is main[-1]:
+            lines.append(_row(f"**total, {len(main)} pairs**", "", "", main))
+    if variants:
+        lines.append(_row(f"**total, {len(variants)} variants**", "", "", variants))
+        lines.append(_row(f"**total, all {len(main + variants)}**", "", "", main + variants))
     return "\n".join(lines)
-
-
-def _lost(o: Outcome) -> str:
-    if not o.lost:
-        return "0"
-    return f"{len(o.lost)} ({len(o.in_hunks)} in hunks)"
 
 
 def totals(results: list[PairResult]) -> dict[str, int]:
     return {
         "operator": sum(len(r.scenario.operator) for r in results),
         "upstream": sum(len(r.scenario.upstream) for r in results),
+        "true_conflicts": sum(len(r.scenario.conflicts) for r in results),
         "git_conflicts": sum(r.git.conflicts for r in results),
         "up_conflicts": sum(r.uplevel.conflicts for r in results),
         "git_lost": sum(len(r.git.lost) for r in results),
         "up_lost": sum(len(r.uplevel.lost) for r in results),
         "git_in_hunks": sum(len(r.git.in_hunks) for r in results),
-        "true_conflicts": sum(len(r.scenario.conflicts) for r in results),
+        "git_missed": sum(len(r.git.missed) for r in results),
+        "up_missed": sum(len(r.uplevel.missed) for r in results),
+        "git_false": sum(r.git.false_conflicts for r in results),
+        "up_false": sum(r.uplevel.false_conflicts for r in results),
+        "git_unreadable": sum(
+            len(r.git.lost) - len(r.git.in_hunks) for r in results if r.git.unreadable
+        ),
     }
 
 
@@ -222,42 +282,58 @@ def reduction(results: list[PairResult]) -> float:
     return 100.0 * (1 - t["up_conflicts"] / t["git_conflicts"]) if t["git_conflicts"] else 0.0
 
 
-def section(results: list[PairResult], timings: list[Timing], facts: dict[str, str]) -> str:
-    t = totals(results)
-    cut = reduction(results)
-    ok_lost = t["up_lost"] == 0
-    ok_cut = cut >= 90.0
+def _summary(name: str, rs: list[PairResult]) -> list[str]:
+    t = totals(rs)
+    cut = reduction(rs)
+    dropped = t["git_lost"] - t["git_in_hunks"] - t["git_unreadable"]
+    return [
+        f"- {name}: conflicts git merge-file {t['git_conflicts']}, uplevel {t['up_conflicts']}: "
+        f"**{cut:.0f} % fewer** (goal ≥ 90 %: {'met' if cut >= 90 else '**missed**'}); "
+        f"{t['true_conflicts']} of them are true conflicts (both sides changed the same "
+        f"setting differently), which every tool must stop on. Conflicts holding no true "
+        f"conflict: git {t['git_false']} hunks, uplevel {t['up_false']}. True conflicts "
+        f"merged without stopping: git {t['git_missed']}, uplevel {t['up_missed']}. Lost "
+        f"changes: git {t['git_lost']} ({t['git_in_hunks']} inside conflict hunks, "
+        f"{t['git_unreadable']} in a file that does not parse outside its hunks, {dropped} "
+        f"dropped), uplevel "
+        f"{t['up_lost']} (goal 0: {'met' if t['up_lost'] == 0 else '**missed**'}), of "
+        f"{t['operator'] + t['upstream']} checked changes.",
+    ]
+
+
+def section(
+    main: list[PairResult],
+    variants: list[PairResult],
+    timings: list[Timing],
+    facts: dict[str, str],
+) -> str:
     out = [
         HEADING,
         "",
         "Produced by `benchmarks/merge_bench.py` (`./dev bench-merge`): the 15 real WSO2 "
-        "configuration pairs of `tests/corpus` with the operator customisations of "
-        "`tests/corpus/scenarios.py`, merged by `git merge-file -p --diff3` and by uplevel "
-        "(`uplevel.merge.engine.merge`, what `uplevel merge` and the in-place update run).",
+        "configuration pairs of `tests/corpus`, each with the operator customisation of "
+        "`tests/corpus/scenarios.py` (the one the merge tests use), then the same pairs "
+        "customised other ways (variants: reformatted or re-indented files, values upstream "
+        "left alone, the same key added on both sides), merged by `git merge-file -p --diff3` "
+        "and by uplevel (`uplevel.merge.engine.merge`, what `uplevel merge` and the in-place "
+        "update run).",
         "",
         f"- date (UTC): {facts['date (UTC)']}; {facts['cores']} cores, {facts['cpu']}; "
         f"python {facts['python']}; {facts['git']}",
         "",
-        table(results),
+        table(main, variants),
         "",
-        f"- conflicts: git merge-file {t['git_conflicts']}, uplevel {t['up_conflicts']}: "
-        f"**{cut:.0f} % fewer** (goal ≥ 90 %: {'met' if ok_cut else '**missed**'}). "
-        f"The scenarios hold {t['true_conflicts']} true conflicts (both sides changed the "
-        "same setting differently); uplevel reported exactly those on "
-        f"{sum(r.conflicts_as_expected for r in results)} of {len(results)} pairs.",
-        f"- lost changes: git merge-file {t['git_lost']} (all {t['git_in_hunks']} of them "
-        "inside conflict hunks)"
-        if t["git_lost"] == t["git_in_hunks"]
-        else f"- lost changes: git merge-file {t['git_lost']} ({t['git_in_hunks']} inside "
-        "conflict hunks, the rest dropped)",
+        *_summary(f"the {len(main)} pairs", main),
     ]
-    out[-1] += (
-        f", uplevel {t['up_lost']} (goal 0: {'met' if ok_lost else '**missed**'}), of "
-        f"{t['operator'] + t['upstream']} checked changes."
-    )
-    for r in results:
+    if variants:
+        out += _summary(f"all {len(main + variants)} scenarios", main + variants)
+    for r in main + variants:
+        for tool in ("git", "uplevel"):
+            o: Outcome = getattr(r, tool)
+            for name in o.missed:
+                out.append(f"  - {r.scenario.key}: {tool} merged the true conflict `{name}`")
         for fact in r.uplevel.lost:
-            out.append(f"  - uplevel lost on {r.scenario.pair}: {fact.side} {fact.describe()}")
+            out.append(f"  - {r.scenario.key}: uplevel lost {fact.side} {fact.describe()}")
     for tm in timings:
         out.append(
             f"- merge time, {tm.scenario.directory} ({_kib(tm.size)}, median of {tm.repeat}): "
@@ -275,19 +351,23 @@ def section(results: list[PairResult], timings: list[Timing], facts: dict[str, s
         "exist or be absent, read with an independent parser (tomllib, lxml, ruamel safe "
         "loader, json), or a text that must be present or absent (comments, Jinja lines). "
         "Every fact holds on its own side and not on base (the merge tests check this).",
+        "- *true conflicts*: the settings both sides changed differently, listed in the "
+        "scenario; uplevel must report exactly those. A git hunk counts as stopping on one "
+        "when one of its changes is inside the hunk.",
         "- *conflicts*: git merge-file, the `<<<<<<<` hunks it leaves; uplevel, the "
         "conflicting settings it reports, or its conflict hunks when it merged by lines "
-        "(Jinja templates: pairs 05, 06, 08).",
+        "(Jinja templates: pairs 05, 06, 08). One git hunk can hold several settings and "
+        "one setting conflict of uplevel is one decision for the operator.",
         "- *lost*: a change that does not hold on the result read outside its conflict "
         "hunks, i.e. with every hunk replaced by its base lines (a change that sits only "
         'inside a hunk is not merged: the operator must carry it by hand); "in hunks" '
         "says how many of those were inside a hunk on their own side rather than dropped. "
         "Changes that are part of a true conflict are not counted as lost for either tool; "
         "uplevel keeps the operator's value there and reports the three values.",
-        "- *merge time*: the file with the largest base, each tool on the same three files "
-        "in the same run, after one warm-up; git merge-file is a process, the uplevel "
-        "engine is measured in-process (as the in-place update calls it) and as the "
-        "`uplevel merge` command.",
+        "- *merge time*: the file with the largest base (and the largest merged by "
+        "structure), each tool on the same three files in the same run, after one warm-up; "
+        "git merge-file is a process, the uplevel engine is measured in-process (as the "
+        "in-place update calls it) and as the `uplevel merge` command.",
     ]
     return "\n".join(out) + "\n"
 
@@ -318,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import report
 
-    results = [measure_pair(s) for s in SCENARIOS.values()]
+    main_results = [measure_pair(s) for s in SCENARIOS.values()]
+    variant_results = [measure_pair(s) for s in VARIANTS.values()]
     largest = max(SCENARIOS.values(), key=lambda s: len(s.base()))
     structured = [s for s in SCENARIOS.values() if s.fmt != "text"]
     largest_structured = max(structured, key=lambda s: len(s.base()))
@@ -326,11 +407,12 @@ def main(argv: list[str] | None = None) -> int:
     timings = [time_pair(largest, args.repeat, cli)]
     if largest_structured is not largest:
         timings.append(time_pair(largest_structured, args.repeat, cli))
-    text = section(results, timings, report.machine_facts(ROOT))
+    text = section(main_results, variant_results, timings, report.machine_facts(ROOT))
     print(text)
     if not args.no_write:
         report.write_section(HERE / "RESULTS.md", HEADING, text)
-    missed = totals(results)["up_lost"] > 0 or reduction(results) < 90.0
+    every = main_results + variant_results
+    missed = totals(every)["up_lost"] > 0 or reduction(main_results) < 90.0
     return 3 if args.check and missed else 0
 
 

@@ -20,11 +20,12 @@ result" means the same thing in both. Pure: no merging here, only reading files.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -276,9 +277,18 @@ def conflict_hunks(data: bytes) -> int:
     return sum(1 for line in data.splitlines() if line.startswith(b"<<<<<<<"))
 
 
-def resolve_conflicts(data: bytes, part: Literal["base", "ours", "theirs"]) -> bytes:
-    """Every diff3-style conflict hunk (with its `|||||||` base part) replaced by one part."""
-    return _HUNK.sub(lambda m: m.group(part), data)
+def resolve_conflicts(
+    data: bytes, part: Literal["base", "ours", "theirs"], *, only: int | None = None
+) -> bytes:
+    """Every diff3-style conflict hunk (with its `|||||||` base part) replaced by one part;
+    with `only`, just that hunk (counted from 0), and every other one by its base part."""
+    count = iter(range(1 << 30))
+
+    def pick(m: re.Match[bytes]) -> bytes:
+        i = next(count)
+        return m.group(part if only is None or i == only else "base")
+
+    return _HUNK.sub(pick, data)
 
 
 def outside_conflicts(data: bytes) -> bytes:
@@ -295,12 +305,17 @@ def outside_conflicts(data: bytes) -> bytes:
 class Scenario:
     pair: str  # "01" … "15"
     directory: str  # the pair's folder under tests/corpus
+    variant: str = ""  # "" for the pair's main scenario, "b", "c" for the others
     fmt: str  # the format uplevel picks for the file's name (text: line merge)
     customise: Callable[[bytes], bytes]
     operator: tuple[Fact, ...]
     upstream: tuple[Fact, ...]
     conflicts: tuple[str, ...]  # setting paths (or "line N" for a line merge) uplevel reports
     summary: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.pair + self.variant
 
     @property
     def path(self) -> Path:
@@ -1248,4 +1263,222 @@ S15 = Scenario(
 
 SCENARIOS: dict[str, Scenario] = {
     s.pair: s for s in (S01, S02, S03, S04, S05, S06, S07, S08, S09, S10, S11, S12, S13, S14, S15)
+}
+
+
+# -- variants: the same pairs customised another way -------------------------------------------
+# Reformatting and re-indenting, values upstream left alone, a store switched off, the same
+# key added on both sides. The facts of the main scenario are reused where the variant leaves
+# them one-sided: a change that was part of a conflict there is a plain upstream change here.
+
+
+def one_sided(facts: tuple[Fact, ...], *, drop: tuple[str, ...] = ()) -> tuple[Fact, ...]:
+    """`facts` with their conflicts dropped (`drop`: leave out the facts of these)."""
+    return tuple(replace(f, conflict=None) for f in facts if f.conflict not in drop)
+
+
+def ours_13_reindented(base: bytes) -> bytes:
+    """The operator's YAML tool re-indented the whole file to 4 spaces; one real change."""
+    y = YAML()
+    y.indent(mapping=4, sequence=6, offset=4)
+    doc = y.load(base)
+    doc["wso2"]["deployment"]["am"]["imageTag"] = "4.1.0-hotfix3"
+    buf = io.StringIO()
+    y.dump(doc, buf)
+    return buf.getvalue().encode()
+
+
+_ENV_PATH = "apim.gateway.environment[name=Default]"
+_ENV_CLASH = tuple(f"{_ENV_PATH}.{k}" for k in ("service_url", "http_endpoint", "https_endpoint"))
+
+VARIANTS: dict[str, Scenario] = {
+    s.key: s
+    for s in (
+        Scenario(
+            pair="01",
+            variant="b",
+            directory=S01.directory,
+            fmt="toml",
+            customise=ours_01_reformatted,
+            summary="every `key = value` rewritten as `key=value`, hostname",
+            operator=(
+                op(("server", "hostname"), "10.0.0.5"),
+                op_text('[super_admin]\nusername="admin"\npassword="admin"'),
+            ),
+            upstream=one_sided(S01.upstream),
+            conflicts=(),
+        ),
+        Scenario(
+            pair="02",
+            variant="b",
+            directory=S02.directory,
+            fmt="toml",
+            customise=ours_02_uncommented_environment,
+            summary="the gateway environment uncommented by hand, placeholders kept",
+            operator=(
+                op((*ENV, "type"), "hybrid"),
+                op(
+                    (*ENV, "service_url"),
+                    "https://localhost:${mgt.transport.https.port}/services/",
+                    conflict=_ENV_CLASH[0],
+                ),
+                op(
+                    (*ENV, "http_endpoint"),
+                    "http://localhost:${http.nio.port}",
+                    conflict=_ENV_CLASH[1],
+                ),
+                op(
+                    (*ENV, "https_endpoint"),
+                    "https://localhost:${https.nio.port}",
+                    conflict=_ENV_CLASH[2],
+                ),
+            ),
+            upstream=(
+                up(("apim", "gateway_type"), "Regular,APK,AWS,Azure,Kong,Envoy"),
+                up(
+                    (*ENV, "service_url"),
+                    "https://localhost:9443/services/",
+                    conflict=_ENV_CLASH[0],
+                ),
+                up((*ENV, "http_endpoint"), "http://localhost:8280", conflict=_ENV_CLASH[1]),
+                up((*ENV, "https_endpoint"), "https://localhost:8243", conflict=_ENV_CLASH[2]),
+            ),
+            conflicts=_ENV_CLASH,
+        ),
+        Scenario(
+            pair="04",
+            variant="b",
+            directory=S04.directory,
+            fmt="xml",
+            customise=ours_04_tuned,
+            summary="HTTP port and thread pool only",
+            operator=(op(f"{_HTTP}/@port", "80"), op(f"{_HTTP}/@maxThreads", "400")),
+            upstream=one_sided(S04.upstream),
+            conflicts=(),
+        ),
+        Scenario(
+            pair="07",
+            variant="b",
+            directory=S07.directory,
+            fmt="xml",
+            customise=ours_07_ldap,
+            summary="JDBC user store commented out, read-only LDAP store enabled",
+            operator=(
+                op(_JDBC, ABSENT, conflict=USER_MGT_JDBC),
+                op(
+                    "/UserManager/Realm/UserStoreManager"
+                    "[@class='org.wso2.carbon.user.core.ldap.ReadOnlyLDAPUserStoreManager']"
+                    "/Property[@name='ConnectionURL']",
+                    "ldaps://ldap.corp.example:636",
+                ),
+            ),
+            upstream=(
+                up(
+                    f"{_JDBC}/Property[@name='LeadingOrTrailingSpaceAllowedInUserName']",
+                    "false",
+                    conflict=USER_MGT_JDBC,
+                ),
+                up(
+                    "/UserManager/Realm/Configuration/OverrideUsernameClaimFromInternalUsername",
+                    "true",
+                ),
+            ),
+            conflicts=(USER_MGT_JDBC,),
+        ),
+        Scenario(
+            pair="09",
+            variant="b",
+            directory=S09.directory,
+            fmt="properties",
+            customise=ours_09_untouched_by_upstream,
+            summary="audit threshold ERROR, console pattern re-spaced",
+            operator=(op("appender.AUDIT_LOGFILE.filter.threshold.level", "ERROR"),),
+            upstream=one_sided(S09.upstream),
+            conflicts=(),
+        ),
+        Scenario(
+            pair="10",
+            variant="b",
+            directory=S10.directory,
+            fmt="properties",
+            customise=ours_10_elsewhere,
+            summary="log file path, root level WARN with the old line kept as a comment",
+            operator=(
+                op("appender.CARBON_LOGFILE.fileName", "/logs/" + LOGFILE),
+                op("rootLogger.level", "WARN"),
+                op_text("#rootLogger.level = INFO\n"),
+            ),
+            upstream=one_sided(S10.upstream),
+            conflicts=(),
+        ),
+        Scenario(
+            pair="11",
+            variant="b",
+            directory=S11.directory,
+            fmt="json",
+            customise=ours_11_reindented,
+            summary="re-serialised with tabs and reversed key order, origin host",
+            operator=(
+                op(("app", "origin", "host"), "gw.internal"),
+                op_text('\n\t"app": {\n\t\t"docUrl"'),
+            ),
+            upstream=one_sided(S11.upstream),
+            conflicts=(),
+        ),
+        Scenario(
+            pair="12",
+            variant="b",
+            directory=S12.directory,
+            fmt="json",
+            customise=ours_12_same_key_added,
+            summary="the operator added the key upstream added, with another value",
+            operator=(
+                op(
+                    ("ssoConfiguration", "loginUserNameAttribute"),
+                    "email",
+                    conflict="ssoConfiguration.loginUserNameAttribute",
+                ),
+            ),
+            upstream=tuple(
+                replace(f, conflict="ssoConfiguration.loginUserNameAttribute")
+                if isinstance(f, Setting) and f.at == ("ssoConfiguration", "loginUserNameAttribute")
+                else f
+                for f in S12.upstream
+            ),
+            conflicts=("ssoConfiguration.loginUserNameAttribute",),
+        ),
+        Scenario(
+            pair="13",
+            variant="b",
+            directory=S13.directory,
+            fmt="yaml",
+            customise=lambda base: values_13_ours(base, disable_mysql=False),
+            summary="as 13 but keeping the in-cluster MySQL",
+            operator=one_sided(S13.operator, drop=(MYSQL_DEP,)),
+            upstream=one_sided(S13.upstream),
+            conflicts=(),
+        ),
+        Scenario(
+            pair="13",
+            variant="c",
+            directory=S13.directory,
+            fmt="yaml",
+            customise=ours_13_reindented,
+            summary="re-indented to 4 spaces by a YAML tool, image tag",
+            operator=(op((*_AM, "imageTag"), "4.1.0-hotfix3"),),
+            upstream=one_sided(S13.upstream),
+            conflicts=(),
+        ),
+        Scenario(
+            pair="14",
+            variant="b",
+            directory=S14.directory,
+            fmt="yaml",
+            customise=compose_14_ours,
+            summary="as 14 but leaving the MySQL image and the dashboard alone",
+            operator=one_sided(S14.operator, drop=("services.mysql.image", DASHBOARD)),
+            upstream=one_sided(S14.upstream),
+            conflicts=(),
+        ),
+    )
 }

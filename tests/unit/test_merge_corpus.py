@@ -19,6 +19,7 @@ import pytest
 
 from tests.corpus.scenarios import (
     SCENARIOS,
+    VARIANTS,
     Reading,
     Scenario,
     conflict_hunks,
@@ -29,6 +30,7 @@ from uplevel.merge.engine import merge
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 PAIRS = sorted(SCENARIOS)
+ALL = {**SCENARIOS, **VARIANTS}
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +49,9 @@ def test_there_is_one_scenario_per_corpus_pair() -> None:
     assert len(folders) == 15
 
 
-@pytest.mark.parametrize("pair", PAIRS)
-def test_facts_hold_on_their_own_side_and_not_on_base(pair: str) -> None:
-    s = SCENARIOS[pair]
+@pytest.mark.parametrize("key", sorted(ALL))
+def test_facts_hold_on_their_own_side_and_not_on_base(key: str) -> None:
+    s = ALL[key]
     base, ours, theirs = (Reading(s.fmt, x) for x in (s.base(), s.ours(), s.theirs()))
     assert s.operator and s.upstream
     for fact in s.operator:
@@ -64,9 +66,9 @@ def test_facts_hold_on_their_own_side_and_not_on_base(pair: str) -> None:
         assert base.readable and ours.readable and theirs.readable
 
 
-@pytest.mark.parametrize("pair", PAIRS)
-def test_uplevel_carries_every_change_and_stops_only_on_true_conflicts(pair: str) -> None:
-    s = SCENARIOS[pair]
+@pytest.mark.parametrize("key", sorted(ALL))
+def test_uplevel_carries_every_change_and_stops_only_on_true_conflicts(key: str) -> None:
+    s = ALL[key]
     result = merge(s.base(), s.ours(), s.theirs(), path=s.name)
     assert result.format == s.fmt and result.fallback is None
     assert sorted(c.path for c in result.conflicts) == sorted(s.conflicts)
@@ -91,11 +93,12 @@ def test_outside_conflicts_takes_the_base_part_of_every_hunk() -> None:
     assert outside_conflicts(merged) == b"a\nB\nc\nX\nY\n"
     assert resolve_conflicts(merged, "ours") == b"a\nO\nc\n"
     assert resolve_conflicts(merged, "theirs") == b"a\nT\nc\nZ\n"
+    assert resolve_conflicts(merged, "theirs", only=1) == b"a\nB\nc\nZ\n"
     assert outside_conflicts(b"no markers\n") == b"no markers\n"
 
 
-def _scenario(pair: str) -> Scenario:
-    return SCENARIOS[pair]
+def _scenario(key: str) -> Scenario:
+    return ALL[key]
 
 
 def test_bench_counts_conflicts_and_lost_changes_on_real_pairs(bench: ModuleType) -> None:
@@ -108,6 +111,8 @@ def test_bench_counts_conflicts_and_lost_changes_on_real_pairs(bench: ModuleType
     # what git left inside hunks is lost for it, and those changes are there on their side
     assert r.git.lost and set(r.git.lost) == set(r.git.in_hunks)
     assert all(f.conflict is None for f in r.git.lost)
+    assert r.git.false_conflicts == r.git.conflicts - 1 and r.uplevel.false_conflicts == 0
+    assert r.git.missed == r.uplevel.missed == () and not r.git.unreadable
     assert set(s.missing(r.git.merged)) == set(r.git.lost)
     # the counting can fail: a "merge" that keeps base loses every one-sided change
     nothing = bench.judge(s, s.base(), 0)
@@ -117,11 +122,19 @@ def test_bench_counts_conflicts_and_lost_changes_on_real_pairs(bench: ModuleType
     j2 = bench.measure_pair(_scenario("08"))
     assert j2.engine == "line merge" and j2.uplevel.conflicts == j2.git.conflicts == 1
     assert j2.uplevel.lost == () and j2.git.lost == ()
-    text = bench.table([r, j2])
-    assert "| **total** (2 pairs) |" in text
+    # both sides add the same key with different values: git takes both lines, silently
+    same_key = bench.measure_pair(_scenario("12b"))
+    assert same_key.git.conflicts == 0 and same_key.git.missed == same_key.scenario.conflicts
+    assert same_key.uplevel.conflicts == 1 and same_key.uplevel.missed == ()
+    text = bench.table([r, j2], [same_key])
+    assert "| **total, 2 pairs** |" in text and "| **total, all 3** |" in text
     assert bench.totals([r, j2])["up_conflicts"] == 2
     section = bench.section(
-        [r, j2], [], {"date (UTC)": "d", "cores": "2", "cpu": "c", "python": "p", "git": "g"}
+        [r, j2],
+        [same_key],
+        [],
+        {"date (UTC)": "d", "cores": "2", "cpu": "c", "python": "p", "git": "g"},
     )
+    assert "12b: git merged the true conflict" in section
     assert section.startswith(bench.HEADING + "\n") and "How counted" in section
     assert time.monotonic() - start < 5

@@ -120,6 +120,23 @@ def test_formatting_only_is_never_a_conflict_and_structural_edit_keeps_ours() ->
     )
 
 
+def test_structural_edit_still_carries_upstream_comment_edits() -> None:
+    # ours reformatted x, so the line merge conflicts and ours is edited by structure;
+    # upstream's reworded comment and its block appended at the end must still arrive
+    base = b"# intro\n[a]\nx = 1\n#y = 2\n#old = 1\n\n[b]\nz = 3"
+    ours = b"# intro\n[a]\nx=1\n#y = 2\n#old = 1\n\n[b]\nz=30"
+    theirs = b"# intro\n[a]\nx = 10\n#y = 2\n#w = 4\n#new = 1\n\n[b]\nz = 3\n\n#[c]\n#v = 1\n"
+    result = check(base, ours, theirs, set())
+    assert (
+        result.merged
+        == b"# intro\n[a]\nx=10\n#y = 2\n#w = 4\n#new = 1\n\n[b]\nz=30\n\n#[c]\n#v = 1\n"
+    )
+    # a comment edit next to a line the operator rewrote is left out, the rest still lands
+    theirs2 = b"# intro\n[a]\n# about x\nx = 10\n#y = 2\n#old = 1\n\n[b]\nz = 3\n#end\n"
+    merged = check(base, ours, theirs2, set()).merged
+    assert b"# about x" not in merged and merged.endswith(b"z=30\n#end\n")
+
+
 def test_dotted_keys_and_super_tables_are_the_same_setting() -> None:
     base = b"[a.b]\nc = 1\n[x]\npool.max = 5\n"
     ours = b"[a]\nb.c = 1\n[x.pool]\nmax = 6\n"

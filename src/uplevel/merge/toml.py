@@ -18,7 +18,10 @@ upstream's comments and layout and puts upstream's new keys where upstream put t
 Otherwise `ours` is edited with tomlkit (its untouched text stays as it was): changed values
 take upstream's item, deleted settings are removed (and tables emptied that way go if
 upstream dropped them too), added settings are copied from upstream into the deepest table
-ours has (tomlkit appends them to it). On conflict the operator's value stays.
+ours has (tomlkit appends them to it). On conflict the operator's value stays. Upstream's
+comment-only edits (commented-out samples added, reworded or removed) are then carried one
+by one where the line merge places them cleanly without changing a setting; a block
+appended at the end of the file is appended.
 
 Conflict values are shown as text: strings as they are, other values as TOML literals.
 Pure: bytes in, MergeResult out. Input that is not UTF-8 TOML raises UnparsableInput.
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import difflib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -89,6 +93,7 @@ def merge_toml(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
         return MergeResult(merged=text.merged, conflicts=tuple(conflicts), format=FORMAT)
 
     merged, failed = _apply(o, t, fo, target, source, rules)
+    merged = _carry_comment_edits(base, merged, theirs, rules)
     reported = {c.path for c in conflicts}
     for path in failed:
         if render_path(path) in reported:
@@ -102,6 +107,44 @@ def merge_toml(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
             )
         )
     return MergeResult(merged=merged, conflicts=tuple(conflicts), format=FORMAT)
+
+
+def _is_comment(line: bytes) -> bool:
+    stripped = line.strip()
+    return not stripped or stripped.startswith(b"#")
+
+
+def _carry_comment_edits(base: bytes, merged: bytes, theirs: bytes, rules: _Rules) -> bytes:
+    """`merged` with upstream's comment-only hunks applied where they fit (see the docstring).
+
+    Each hunk is tried alone with the line merge against base, so one that touches lines
+    the operator rewrote is left out without holding back the others; a result that no
+    longer reads as the same settings is never kept.
+    """
+    try:
+        settings = _flatten(_parse(merged, "merged"), rules)
+    except (UnparsableInput, _Mismatch):
+        return merged
+    b_lines, t_lines = base.splitlines(keepends=True), theirs.splitlines(keepends=True)
+    # matched without line ends: a last line that only gained its newline is not a change
+    matcher = difflib.SequenceMatcher(
+        None, [x.rstrip(b"\r\n") for x in b_lines], [x.rstrip(b"\r\n") for x in t_lines], False
+    )
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal" or not all(map(_is_comment, b_lines[i1:i2] + t_lines[j1:j2])):
+            continue
+        added = b"".join(t_lines[j1:j2])
+        if i1 == i2 == len(b_lines):  # appended at the end of the file
+            candidate = merged + (b"\n" if merged and not merged.endswith(b"\n") else b"") + added
+        else:
+            one = b"".join(b_lines[:i1]) + added + b"".join(b_lines[i2:])
+            text = merge_text(base, merged, one)
+            if not text.clean:
+                continue
+            candidate = text.merged
+        if _reads_as(candidate, rules, settings):
+            merged = candidate
+    return merged
 
 
 def render_path(path: Iterable[_Seg]) -> str:
