@@ -531,14 +531,14 @@ def _plan(
         if e.kind == "dir" and p not in old_entries and fsio.is_dir_nofollow(a / p):
             old_entries[p] = Entry(kind="dir", mode=stat.S_IMODE(os.lstat(a / p).st_mode))
     changed = [p for p, e in old_entries.items() if differs(e, base.get(p))]
-    # NEW's entries at those paths, hashed where they could equal OLD's file or the base;
+    # NEW's files at those paths, all hashed (a change backs them up under their hash);
     # OLD's file hashed too where it could equal NEW's.
     new_st = {p: _lstat(b / p) for p in changed}
     new_todo, old_todo = [], []
     for p, s in new_st.items():
         if s is None:
             continue
-        if _same_shape(s, old_entries[p]) or _same_shape(s, base.get(p)):
+        if stat.S_ISREG(s.st_mode):
             new_todo.append(p)
         if _same_shape(s, old_entries[p]) and not old_entries[p].sha256:
             old_todo.append(p)
@@ -550,6 +550,20 @@ def _plan(
         for p, s in new_st.items()
     }
     items = plan_migration(base, old_entries, new_entries, profile)
+    # Conflicts record OLD's file in the journal: hash those (few) now.
+    unhashed = [
+        i.path
+        for i in items
+        if i.action in ("merge", "conflict") and i.old and i.old.kind == "file" and not i.old.sha256
+    ]
+    if unhashed:
+        found = _hash(a, unhashed)
+        items = [
+            replace(i, old=entry_from_stat(a, i.path, old_stats[i.path], found[i.path]))
+            if i.path in found
+            else i
+            for i in items
+        ]
     both = [i for i in items if i.action in ("merge", "conflict") and i.base is not None]
     bases = _base_bytes(
         both,
