@@ -25,6 +25,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from uplevel.merge.result import MergeResult, SettingConflict, UnparsableInput
 from uplevel.merge.text import merge_text
@@ -51,11 +52,12 @@ class _Doc:
     items: tuple[_Item, ...]
     settings: dict[str, str]  # key -> value of its last occurrence
 
+    @cached_property
+    def _last(self) -> dict[str, int]:
+        return {item.key: i for i, item in enumerate(self.items) if item.key is not None}
+
     def last_index(self, key: str) -> int:
-        for i in range(len(self.items) - 1, -1, -1):
-            if self.items[i].key == key:
-                return i
-        raise KeyError(key)
+        return self._last[key]
 
 
 def merge_properties(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
@@ -130,6 +132,7 @@ def _apply(b: _Doc, o: _Doc, t: _Doc, target: dict[str, str], ours: bytes) -> by
     eol = _first_eol(ours) or _first_eol(b"".join(i.raw for i in t.items)) or b"\n"
     pieces: list[bytes | None] = [item.raw for item in o.items]  # None: removed
     after: dict[int, list[bytes]] = {}  # ours index -> lines inserted after it (-1: at the top)
+    comment_outs: dict[str, bytes] | None = None  # read on first need
 
     # Keys whose value must change or go: the operator did not touch them, upstream did.
     for key, value in o.settings.items():
@@ -142,7 +145,9 @@ def _apply(b: _Doc, o: _Doc, t: _Doc, target: dict[str, str], ours: bytes) -> by
         if key in target:
             pieces[last] = _adopt(t.items[t.last_index(key)].raw, eol)
         else:
-            comment = _commented_out(t, key, o)
+            if comment_outs is None:
+                comment_outs = _commented_out(t, o)
+            comment = comment_outs.get(key)
             pieces[last] = None if comment is None else _adopt(comment, eol)
 
     # Keys upstream added: after the key that precedes them upstream, with their lead-in.
@@ -167,9 +172,10 @@ def _apply(b: _Doc, o: _Doc, t: _Doc, target: dict[str, str], ours: bytes) -> by
     return _join(out, eol, keep_final_newline=ours.endswith((b"\n", b"\r")) or not ours)
 
 
-def _commented_out(t: _Doc, key: str, o: _Doc) -> bytes | None:
-    """Upstream's comment line that comments `key` out, if there is one and ours lacks it."""
+def _commented_out(t: _Doc, o: _Doc) -> dict[str, bytes]:
+    """Per key, upstream's first comment line that comments it out and that ours lacks."""
     ours_lines = {item.raw for item in o.items}
+    found: dict[str, bytes] = {}
     for item in t.items:
         if item.key is None and item.raw not in ours_lines:
             text = item.raw.lstrip(b" \t\f")
@@ -178,9 +184,9 @@ def _commented_out(t: _Doc, key: str, o: _Doc) -> bytes | None:
                     inner = _parse(text.lstrip(b"#! \t\f"), "comment").items
                 except UnparsableInput:
                     continue
-                if len(inner) == 1 and inner[0].key == key:
-                    return item.raw
-    return None
+                if len(inner) == 1 and inner[0].key is not None:
+                    found.setdefault(inner[0].key, item.raw)
+    return found
 
 
 def _new_items(b: _Doc, t: _Doc) -> set[int]:
