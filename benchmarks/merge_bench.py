@@ -23,6 +23,7 @@ How it counts (also written under the table):
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -319,7 +320,8 @@ def section(
         "update run).",
         "",
         f"- date (UTC): {facts['date (UTC)']}; {facts['cores']} cores, {facts['cpu']}; "
-        f"python {facts['python']}; {facts['git']}",
+        f"python {facts['python']}; {facts['git']}"
+        + (f"; load average (1 min) {facts['load']}" if "load" in facts else ""),
         "",
         table(main, variants),
         "",
@@ -361,7 +363,10 @@ def section(
         "- *lost*: a change that does not hold on the result read outside its conflict "
         "hunks, i.e. with every hunk replaced by its base lines (a change that sits only "
         'inside a hunk is not merged: the operator must carry it by hand); "in hunks" '
-        "says how many of those were inside a hunk on their own side rather than dropped. "
+        "says how many of those were inside a hunk on their own side; when the file outside "
+        "its hunks does not parse in its format (a re-indented YAML file, an XML comment "
+        "cut in two) its settings cannot be read, and the row says so; the rest were "
+        "dropped. "
         "Changes that are part of a true conflict are not counted as lost for either tool; "
         "uplevel keeps the operator's value there and reports the three values.",
         "- *merge time*: the file with the largest base (and the largest merged by "
@@ -398,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import report
 
+    load_at_start = os.getloadavg()[0]
     main_results = [measure_pair(s) for s in SCENARIOS.values()]
     variant_results = [measure_pair(s) for s in VARIANTS.values()]
     largest = max(SCENARIOS.values(), key=lambda s: len(s.base()))
@@ -407,7 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     timings = [time_pair(largest, args.repeat, cli)]
     if largest_structured is not largest:
         timings.append(time_pair(largest_structured, args.repeat, cli))
-    text = section(main_results, variant_results, timings, report.machine_facts(ROOT))
+    facts = report.machine_facts(ROOT)
+    facts["load"] = f"{load_at_start:.2f} at start, {os.getloadavg()[0]:.2f} at end"
+    text = section(main_results, variant_results, timings, facts)
     print(text)
     if not args.no_write:
         report.write_section(HERE / "RESULTS.md", HEADING, text)
