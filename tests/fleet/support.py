@@ -72,11 +72,13 @@ def free_port() -> int:
 
 def tree_digest(home: Path) -> dict[str, str]:
     """sha256 (or link target, or mode of a dir) of every entry of a home, uplevel's state
-    and the stand-in's pid file and log included: what "nothing changed" is checked on."""
+    and the stand-in's pid file and log included: what "nothing changed" is checked on.
+    Left out: the lock file and `statcache.bin`, a cache every `uplevel status` may rewrite
+    (docs/state-format.md), which is not content of the home."""
     out: dict[str, str] = {}
     for path in sorted(home.rglob("*")):
         rel = path.relative_to(home).as_posix()
-        if rel.startswith(f"{STATE}/lock") or rel.endswith(".pyc"):
+        if rel in (f"{STATE}/lock", f"{STATE}/statcache.bin"):
             continue
         st = path.lstat()
         if path.is_symlink():
@@ -164,39 +166,58 @@ class Fleet:
 
     def playbook(self, *args: str, **extra: object) -> subprocess.CompletedProcess[str]:
         """Run the collection's rolling_update playbook (by its FQCN) on the four nodes."""
-        variables = {**self.extra, **extra}
-        vars_file = self.root / "extra-vars.json"
-        vars_file.write_text(json.dumps(variables))
-        tmp = self.root / "ansible-tmp"
-        env = {
-            **os.environ,
-            "ANSIBLE_COLLECTIONS_PATH": str(REPO),
-            "ANSIBLE_LOCAL_TEMP": str(tmp / "local"),
-            "ANSIBLE_REMOTE_TEMP": str(tmp / "remote"),
-            "ANSIBLE_HOME": str(tmp / "home"),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "ANSIBLE_HOST_KEY_CHECKING": "0",
-            "ANSIBLE_DEPRECATION_WARNINGS": "0",
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        }
-        env.pop("ANSIBLE_CONFIG", None)
-        return subprocess.run(
-            [
-                str(ANSIBLE_PLAYBOOK),
-                "-i",
-                str(self.inventory),
-                "uplevel.fleet.rolling_update",
-                "-e",
-                f"@{vars_file}",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            cwd=self.root,
-            env=env,
-            timeout=300,
+        return run_playbook(
+            self.root,
+            self.inventory,
+            "uplevel.fleet.rolling_update",
+            {**self.extra, **extra},
+            *args,
         )
+
+
+def ansible_env(root: Path) -> dict[str, str]:
+    """Environment for ansible-core: the repository as collections path, its temp and home
+    directories under `root`, no colour, no config file from the working directory."""
+    tmp = root / "ansible-tmp"
+    env = {
+        **os.environ,
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO),
+        "ANSIBLE_LOCAL_TEMP": str(tmp / "local"),
+        "ANSIBLE_REMOTE_TEMP": str(tmp / "remote"),
+        "ANSIBLE_HOME": str(tmp / "home"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_HOST_KEY_CHECKING": "0",
+    }
+    env.pop("ANSIBLE_CONFIG", None)
+    return env
+
+
+def run_playbook(
+    root: Path, inventory: Path, playbook: str | Path, variables: dict[str, object], *args: str
+) -> subprocess.CompletedProcess[str]:
+    vars_file = root / "extra-vars.json"
+    vars_file.write_text(json.dumps(variables))
+    return subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(playbook), "-e", f"@{vars_file}", *args],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env=ansible_env(root),
+        timeout=300,
+    )
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """The PLAY RECAP counters per host: {"node1": {"ok": 10, "changed": 3, ...}}."""
+    out: dict[str, dict[str, int]] = {}
+    lines = output.split("PLAY RECAP", 1)[1].splitlines()[1:]
+    for line in lines:
+        if " : " not in line:
+            continue
+        host, counters = line.split(" : ", 1)
+        out[host.strip()] = {k: int(v) for k, v in (c.split("=") for c in counters.split())}
+    return out
 
 
 def make_fleet(
@@ -231,7 +252,7 @@ config = ["conf/**"]
 start = "{py} {standin} start --events {events}"
 stop = "{py} {standin} stop"
 health_url = "http://127.0.0.1:9763/health"
-health_timeout = 10
+health_timeout = 2
 """
     )
     fleet = Fleet(
@@ -246,7 +267,7 @@ health_timeout = 10
             "uplevel_bundle": str(bundle),
             "uplevel_env": {"UPLEVEL_PROFILES": str(profiles)},
             "uplevel_serial": [1, 2],
-            "uplevel_health_delay": 0.3,
+            "uplevel_health_delay": 0.5,
         },
     )
     hosts: dict[str, dict[str, object]] = {}

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import sys
+import time
 
 ENVELOPE_VERSION = 1
 
@@ -123,6 +124,41 @@ def profile(module) -> dict:
         )
     profiles = env.result.get("profiles") or [{}]
     return profiles[0]
+
+
+def live_pid(home: str, pid_file: str) -> int | None:
+    """The pid in the profile's pid file if that process lives (uplevel's running test)."""
+    if not pid_file:
+        return None
+    try:
+        with open(os.path.join(home, pid_file)) as f:
+            pid = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def wait_stopped(module, pid_file: str, seconds: int) -> None:
+    """Wait up to `seconds` until the profile's pid file names no live process (a stop
+    command may return before the server has ended); fail the module if it still runs."""
+    home = module.params["home"]
+    deadline = time.monotonic() + seconds
+    while True:
+        pid = live_pid(home, pid_file)
+        if pid is None:
+            return
+        if time.monotonic() >= deadline:
+            module.fail_json(
+                msg=f"the product in {home} still runs (pid {pid} in {pid_file}) "
+                f"{seconds} s after it was asked to stop; nothing was changed"
+            )
+        time.sleep(0.2)
 
 
 def conflict_list(conflicts: list) -> list[dict]:

@@ -34,6 +34,12 @@ options:
     description: Proceed even if the product seems to run.
     type: bool
     default: false
+  wait_stopped:
+    description:
+      - Seconds to wait, before changing the home, until the profile's pid file names no
+        live process. 0 does not wait (uplevel then refuses a running product, exit code 4).
+    type: int
+    default: 0
   uplevel:
     description:
       - Path of the uplevel executable on the node. Default, C(uplevel) on PATH, else next
@@ -90,12 +96,14 @@ result:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.uplevel.fleet.plugins.module_utils.uplevel_cli import (
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.uplevel.fleet.plugins.module_utils.uplevel_cli import (  # noqa: E402
     COMMON_ARGS,
     EXIT_REFUSED,
+    profile,
     run,
     status,
+    wait_stopped,
 )
 
 
@@ -106,6 +114,7 @@ def main() -> None:
             "level": {"type": "int"},
             "abort_pending": {"type": "bool", "default": True},
             "force": {"type": "bool", "default": False},
+            "wait_stopped": {"type": "int", "default": 0},
         },
         supports_check_mode=True,
     )
@@ -115,6 +124,9 @@ def main() -> None:
     level = s["level"]
     out = {"changed": False, "level_before": level, "level_after": level, "aborted": False}
     force = ["--force"] if p["force"] else []
+    must_change = s.get("pending") or (p["level"] is None or p["level"] != level)
+    if must_change and not module.check_mode and p["wait_stopped"] > 0 and not p["force"]:
+        wait_stopped(module, profile(module).get("pid_file") or "", p["wait_stopped"])
 
     if s.get("pending"):
         if not p["abort_pending"]:

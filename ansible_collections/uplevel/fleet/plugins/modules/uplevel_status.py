@@ -117,33 +117,14 @@ ansible_facts:
   type: dict
 """
 
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.uplevel.fleet.plugins.module_utils.uplevel_cli import (
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.uplevel.fleet.plugins.module_utils.uplevel_cli import (  # noqa: E402
     COMMON_ARGS,
     conflict_list,
+    live_pid,
     profile,
     status,
 )
-
-
-def live_pid(home: str, pid_file: str) -> int | None:
-    """The pid in the profile's pid file if that process lives (uplevel's running test)."""
-    if not pid_file:
-        return None
-    try:
-        with open(os.path.join(home, pid_file)) as f:
-            pid = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
 
 
 def main() -> None:

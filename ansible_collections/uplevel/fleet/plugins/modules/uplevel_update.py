@@ -70,6 +70,13 @@ options:
     description: Proceed even if the product seems to run.
     type: bool
     default: false
+  wait_stopped:
+    description:
+      - Seconds to wait, before changing the home, until the profile's pid file names no
+        live process (a stop command may return before the server has ended). 0 does not
+        wait (uplevel then refuses a running product, exit code 4).
+    type: int
+    default: 0
   token_file:
     description: File holding the subscriber token (online updates).
     type: path
@@ -189,6 +196,20 @@ result:
   description: The C(result) object of uplevel's JSON envelope (docs/json-output.md), as is.
   returned: when uplevel ran an update
   type: dict
+product:
+  description: NAME-VERSION of the home's product.
+  returned: always
+  type: str
+running:
+  description: Whether the profile's pid file named a live process when the module started.
+  returned: always
+  type: bool
+profile:
+  description:
+    - The product profile in effect (C(uplevel profile --json)), with C(start), C(stop),
+      C(health_url), C(health_command), C(health_timeout), C(pid_file).
+  returned: always
+  type: dict
 command:
   description: The uplevel command line that ran.
   returned: when uplevel ran an update
@@ -196,18 +217,21 @@ command:
   elements: str
 """
 
-import json
-import zipfile
+import json  # noqa: E402
+import zipfile  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.uplevel.fleet.plugins.module_utils.uplevel_cli import (
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.uplevel.fleet.plugins.module_utils.uplevel_cli import (  # noqa: E402
     COMMON_ARGS,
     EXIT_CONFLICTS,
     EXIT_REFUSED,
     conflict_list,
     conflict_text,
+    live_pid,
+    profile,
     run,
     status,
+    wait_stopped,
 )
 
 DESCRIPTORS = ("uplevel-bundle.json", "uplevel-signed-bundle.json")
@@ -263,6 +287,7 @@ def main() -> None:
             "force": {"type": "bool", "default": False},
             "token_file": {"type": "path"},
             "ca_bundle": {"type": "path"},
+            "wait_stopped": {"type": "int", "default": 0},
         },
         mutually_exclusive=[("bundle", "server")],
         supports_check_mode=True,
@@ -271,8 +296,12 @@ def main() -> None:
     home = p["home"]
     before = status(module)
     level = before["level"]
+    prof = profile(module)
     out = {
         "changed": False,
+        "product": before.get("product"),
+        "running": live_pid(home, prof.get("pid_file") or "") is not None,
+        "profile": prof,
         "level_before": level,
         "level_after": level,
         "target_level": p["level"] if p["level"] is not None else level,
@@ -355,6 +384,8 @@ def main() -> None:
         args.append("--force")
     if module.check_mode:
         args.append("--dry-run")
+    elif p["wait_stopped"] > 0 and not p["force"]:
+        wait_stopped(module, prof.get("pid_file") or "", p["wait_stopped"])
     env = run(module, command, *args)
     result = env.result
     out["command"] = env.argv
