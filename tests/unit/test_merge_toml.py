@@ -192,8 +192,8 @@ def test_corpus_01_operator_customisations() -> None:
     # theirs drops AUTO_SERVER from the URL the operator replaced: the one true conflict
     assert S01.conflicts == ("database.apim_db.url",)
     result = check(base, ours, theirs, {"database.apim_db.url"})
-    assert flat(result.merged)["server.hostname"] == "apim.example.com"
     merged = flat(result.merged)
+    assert merged["server.hostname"] == "apim.example.com"
     assert merged["apim.gateway.environment[name=Default].gateway_type"] == "Regular"
     assert merged["apim.ai.enable"] == Typed(True)
     assert b"# LDAP later\n" in result.merged
@@ -207,6 +207,9 @@ def test_corpus_01_reformatted_ours_uses_structural_edit() -> None:
     result = check(base, ours, theirs, set())
     assert b'hostname="10.0.0.5"' in result.merged
     assert b"\nusername=" in result.merged  # untouched lines stay as the operator wrote them
+    # upstream's comment-only edits still arrive though ours was edited by structure
+    assert b"#use_sha256_hash = false\n" in result.merged
+    assert result.merged.endswith(b'#service_password = "admin"\n')
 
 
 def test_corpus_02_gateway_types_and_uncommented_environment() -> None:
