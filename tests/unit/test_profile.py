@@ -96,5 +96,5 @@ def test_operator_profile_dir_shadows_and_adds(
     ],
 )
 def test_malformed_profiles_are_usage_errors_naming_the_file(text: str) -> None:
-    with pytest.raises(UsageError, match="bad.toml"):
+    with pytest.raises(UsageError, match=r"bad\.toml"):
         parse_profile(text, "bad.toml")
