@@ -28,7 +28,7 @@ from uplevel.client.levels import LevelSource, LocalRepository, ServerRepository
 from uplevel.errors import BusyError, HomeError, UplevelError, UsageError
 from uplevel.h2lock import LOCK_SUFFIX, holder, is_database
 from uplevel.home import Event, Home, State, now
-from uplevel.localchanges import rebase_index
+from uplevel.localchanges import _load_index, rebase_index  # the index is read-only here
 from uplevel.migrate_plan import Item, counts, differs, plan_migration
 from uplevel.model import Entry, Manifest
 from uplevel.profile import Profile, profile_for
@@ -524,7 +524,14 @@ def _plan(
     """Hash what the planner must compare, plan, merge in memory, and list the changes."""
     a, b, base = old_home.root, new_home.root, old.base
     notes: list[str] = []
-    todo = (p for p, s in old_stats.items() if p not in hashes and _same_shape(s, base.get(p)))
+    todo = [p for p, s in old_stats.items() if p not in hashes and _same_shape(s, base.get(p))]
+    if old.level_from == "state":
+        # An adopted OLD's stat index proves most of its pristine files unchanged unread.
+        index = _load_index(old_home, base.digest)
+        if index is not None:
+            for p in [p for p in todo if index.trusted(p, old_stats[p])]:
+                hashes[p] = base[p].sha256
+            todo = [p for p in todo if p not in hashes]
     hashes.update(_hash(a, todo))
     old_entries = _entries(a, old_stats, hashes)
     for p, e in base.items():  # listed empty in the manifest, holding files in OLD now
