@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -246,3 +247,88 @@ def test_modules_are_idempotent_honour_check_mode_and_undo_conflicts(tmp_path: P
     # the refused home is not touched at all
     assert product_files(homes["conflict"]) == product_files_of(digests["conflict"])
     assert tree_digest(homes["running"]) == digests["running"]
+
+
+ONLINE = """\
+- hosts: node1
+  gather_facts: false
+  vars:
+    args: &args
+      home: "{{ home }}"
+      server: "{{ server }}"
+      env: "{{ uplevel_env }}"
+  tasks:
+    - name: update from the server, check mode
+      uplevel.fleet.uplevel_update: {<<: *args}
+      check_mode: true
+      register: online_check
+
+    - name: update from the server
+      uplevel.fleet.uplevel_update: {<<: *args, channel: full}
+      register: online
+
+    - name: update again (newest already)
+      uplevel.fleet.uplevel_update: {<<: *args}
+      register: online_again
+
+    - name: another server
+      uplevel.fleet.uplevel_update: {<<: *args, server: "http://127.0.0.1:9/"}
+      register: other_server
+      ignore_errors: true
+
+    - name: keep every result
+      ansible.builtin.copy:
+        dest: "{{ results }}"
+        content: >-
+          {{ {'online_check': online_check, 'online': online, 'online_again': online_again,
+              'other_server': other_server} | to_json }}
+"""
+
+
+def test_update_module_online_from_the_server_the_home_follows(tmp_path: Path) -> None:
+    from tests.e2e.support import serving
+    from uplevel.sample import write_pack
+
+    fleet = make_fleet(tmp_path, start=False)
+    trees = {n: tmp_path / f"level{n}" for n in (0, 1)}
+    pack, repo = tmp_path / "pack.zip", tmp_path / "repo"
+    write_pack(trees[0], pack, top="standin-1.0.0")
+    product = ["--product", "standin-1.0.0"]
+    assert uplevel("repo", "init", repo)["ok"]
+    assert uplevel("repo", "add-product", repo, "--pack", pack, *product)["ok"]
+    assert uplevel(
+        "repo", "add-update", repo, *product, "--from-tree", trees[0], "--to-tree", trees[1],
+        "--title", "threads and heap cap",
+    )["ok"]  # fmt: skip
+    token = uplevel(
+        "repo", "token", "create", repo, "--subscriber", "fleet", "--product", "standin-*",
+        "--channel", "full",
+    )["result"]  # fmt: skip
+    assert isinstance(token, dict)
+    env = {**fleet.env, "UPLEVEL_TOKEN": token["token"]}
+    home = tmp_path / "online-home"
+    shutil.copytree(trees[0], home)
+    playbook = tmp_path / "online.yml"
+    playbook.write_text(ONLINE)
+    results = tmp_path / "results.json"
+    with serving(repo) as url:
+        init = uplevel("init", "--home", home, *product, "--server", url, env=env)
+        assert init["ok"], init
+        variables = {"home": str(home), "server": url, "uplevel_env": env, "results": str(results)}
+        r = run_playbook(tmp_path, fleet.inventory, playbook, variables)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = json.loads(results.read_text())
+
+    check = got["online_check"]
+    assert check["changed"] is True and check["level_after"] == 1
+    assert check["command"][1] == "update" and "--dry-run" in check["command"]
+    online = got["online"]
+    assert online["changed"] is True and (online["level_before"], online["level_after"]) == (0, 1)
+    assert online["result"]["status"] == "applied"
+    assert online["summary"] == "level 0 -> 1, 1 update(s) (0 security), 4 file(s)"
+    again = got["online_again"]
+    assert again["changed"] is False and again["result"]["status"] == "up-to-date"
+    assert got["other_server"]["failed"] is True
+    assert "follows the update server" in got["other_server"]["msg"]
+    status = uplevel("status", "--home", home, env=env)["result"]
+    assert isinstance(status, dict) and status["level"] == 1
