@@ -450,3 +450,26 @@ def test_a_blob_that_does_not_match_its_hash_is_refused(
     assert f"{PRODUCT}/{jar}" in r.stderr and "does not match its sha256" in r.stderr
     assert list(out.iterdir()) == [existing]  # no temp file left, the old pack untouched
     assert existing.read_bytes() == b"an older pack"
+
+
+def test_a_zstd_frame_that_declares_more_than_its_size_is_refused_before_decompressing() -> None:
+    import zstandard
+
+    from uplevel.commands.pack import _unzstd
+
+    frame = zstandard.ZstdCompressor().compress(b"x" * 5000)
+    assert _unzstd(frame, 5000) == b"x" * 5000
+    with pytest.raises(zstandard.ZstdError, match="declares 5000 bytes"):
+        _unzstd(frame, 4999)
+
+
+def test_a_manifest_path_inside_the_state_directory_is_refused() -> None:
+    from uplevel.commands.pack import pack_items
+    from uplevel.errors import UnsafePathError
+
+    evil = Manifest({f"{STATE}/state.json": _file(b"{}")})
+    with pytest.raises(UnsafePathError, match="inside uplevel's own state"):
+        pack_items(PRODUCT, evil, {"state.json": b"{}"})
+    clash = Manifest({"updates": _file(b"not a directory")})
+    with pytest.raises(UnsafePathError, match="updates is both a directory and a file"):
+        pack_items(PRODUCT, clash, {"state.json": b"{}"})

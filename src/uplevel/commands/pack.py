@@ -38,8 +38,8 @@ from uplevel.descriptor import CHANNELS, SEVERITIES, check_channel, check_produc
 from uplevel.errors import BundleError, HomeError, UnsafePathError, UsageError
 from uplevel.home import Event, State, adopted_state_files
 from uplevel.model import Manifest
-from uplevel.packwriter import ZipItem, ZipOptions, ZipStats, write_zip
-from uplevel.paths import STATE_DIR, check_relative, parents
+from uplevel.packwriter import IN_MEMORY_MAX, ZipItem, ZipOptions, ZipStats, write_zip
+from uplevel.paths import STATE_DIR, is_state_path, parents
 from uplevel.repo.documents import (
     LevelManifest,
     LevelUpdate,
@@ -185,6 +185,16 @@ class RepoSource:
                     hint="the repository is damaged; no pack was written",
                 )
             path, encoding = found
+            if size <= IN_MEMORY_MAX:  # one read, one buffer: no joining of chunks
+                stored = path.read_bytes()
+                if encoding == "raw":
+                    yield stored
+                    return
+                try:
+                    yield _unzstd(stored, size)
+                except zstandard.ZstdError as exc:
+                    raise BundleError(f"{path}: damaged (corrupt zstd data: {exc})") from exc
+                return
             with open(path, "rb") as f:
                 reader = f if encoding == "raw" else zstandard.ZstdDecompressor().stream_reader(f)
                 left = size + 1  # one byte more than expected is enough to refuse it
@@ -260,14 +270,23 @@ class ServerSource:
                 )
             if blob.encoding == "zstd":
                 try:
-                    stored = zstandard.ZstdDecompressor().decompress(
-                        stored, max_output_size=blob.size
-                    )
+                    stored = _unzstd(stored, blob.size)
                 except zstandard.ZstdError as exc:
                     raise ServerError(f"blob {sha256[:12]}…: corrupt zstd data ({exc})") from exc
             yield stored  # checked against sha256 and size by the writer
 
         return chunks
+
+
+def _unzstd(data: bytes, size: int) -> bytes:
+    """Decompress a blob of `size` bytes; a frame that declares more is refused before any
+    allocation (the writer then refuses a wrong size or hash)."""
+    import zstandard
+
+    declared = zstandard.frame_content_size(data)
+    if declared > size:
+        raise zstandard.ZstdError(f"the frame declares {declared} bytes, more than {size}")
+    return zstandard.ZstdDecompressor().decompress(data, max_output_size=size + 1)
 
 
 # --- the pack's contents ---------------------------------------------------------------------
@@ -279,19 +298,19 @@ def summary_markdown(
     channel: str,
     level: int,
     manifest: Manifest,
-    base: Manifest,
     updates: list[LevelUpdate],
 ) -> str:
     """UPDATE-SUMMARY.md: the levels in the pack, each update's title, description, fixes,
-    advisories with severity and instructions, and the net file changes since the base pack."""
+    advisories with severity, instructions and how many files it changed. (Net file changes
+    since the base pack would need the base manifest parsed too: `uplevel summary` has them.)"""
     log = changelog(
         product=product,
         channel=channel,
         from_level=0,
         to_level=level,
         levels=[LevelNotes(info=u.update, changes=u.changes) for u in updates if u.level > 0],
-        old=dict(base.items()),
-        new=dict(manifest.items()),
+        old={},
+        new={},
     )
     files = sum(1 for e in manifest.values() if e.kind == "file")
     out = [
@@ -335,9 +354,8 @@ def summary_markdown(
             out += ["", "Instructions:", "", u.instructions.rstrip()]
         out += ["", f"Files changed by this update: {len(n.changes)}.", ""]
     out += [
-        "## Files since the base pack",
-        "",
-        f"{len(log.added)} added, {len(log.changed)} changed, {len(log.removed)} removed.",
+        f"`uplevel summary --server URL --product {product} --channel {channel} --from 0 "
+        f"--to {level}` lists every file added, changed and removed since the base pack.",
         "",
     ]
     return "\n".join(out)
@@ -350,8 +368,7 @@ def pack_items(
     as WSO2 packs do), then uplevel's state files inside it."""
     items: dict[str, ZipItem] = {}
     dirs: dict[str, int] = {}
-    for path, e in manifest.items():
-        check_relative(path, where="pack")
+    for path, e in manifest.items():  # checked by LevelManifest.from_bytes, and again below
         for p in parents(path):
             dirs.setdefault(p, DIR_MODE)
         if e.kind == "dir":
@@ -362,6 +379,9 @@ def pack_items(
             items[path] = ZipItem(
                 name=f"{top}/{path}", kind="file", mode=e.mode, size=e.size, sha256=e.sha256
             )
+    inside = next((p for p in [*items, *dirs] if is_state_path(p)), None)
+    if inside is not None:  # LevelManifest.from_bytes refuses these too
+        raise UnsafePathError(f"the manifest names {inside}, inside uplevel's own state")
     for rel, data in state_files.items():
         path = f"{STATE_DIR}/{rel}"
         for p in parents(path):
@@ -488,7 +508,6 @@ def build_pack(
         )
     n = _pick_level(levels, level, product, channel)
     lm = source.level_manifest(product, channel, n)
-    base = lm if n == 0 else source.level_manifest(product, channel, 0)
     updates = [source.level_update(product, channel, k) for k in levels if k <= n]
     digest = lm.manifest.digest
     label = pack_name(product, n, channel)
@@ -517,7 +536,6 @@ def build_pack(
         channel=channel,
         level=n,
         manifest=lm.manifest,
-        base=base.manifest,
         updates=updates,
     ).encode()
     items = pack_items(product, lm.manifest, state_files, extra_dirs=[f"{STATE_DIR}/objects"])
