@@ -143,6 +143,12 @@ def test_dry_run_prints_the_plan_and_changes_nothing(world: World, tmp_path: Pat
     before_old, before_new = whole(old), whole(new)
     env = migrate(old, new, "--repo", world.repo, "--dry-run", check=0)
     assert env["result"]["status"] == "dry-run"
+    assert set(env["result"]) == {  # docs/json-output.md and docs/migrate.md name these keys
+        "old_home", "new_home", "status", "product", "old_product", "old_level",
+        "old_level_from", "new_level", "new_pristine_from", "link", "counts", "bytes",
+        "links", "items", "conflicts", "closeness", "notes",
+    }  # fmt: skip
+    assert set(env["result"]["counts"]) == {"copy", "carry", "merge", "conflict", "skip", "deleted"}
     assert items(env)[CONF]["action"] == "merge"
     assert env["result"]["counts"]["copy"] == len(RUNTIME)
     assert whole(old) == before_old and whole(new) == before_new
@@ -349,3 +355,29 @@ def test_link_shares_runtime_files_and_copies_the_rest(world: World, tmp_path: P
     for path in (KEYSTORE, JAR):  # configuration and additions: always copies
         assert inode(new / path) != inode(old / path)
         assert sha(new / path) == sha(old / path)
+
+
+# --- pristine files from an update server ------------------------------------------------------
+
+
+def test_server_supplies_old_level_and_merge_base(world: World, tmp_path: Path) -> None:
+    """An old home never adopted, a server as the only source: its level is found against
+    the TUF-verified manifests, and the merge base comes from its verified blobs."""
+    from tests.e2e.support import serving
+
+    token = run_cli(
+        "repo", "token", "create", world.repo, "--subscriber", "ops", "--product", "wso2am-*",
+        "--channel", "full", "--json", check=0,
+    ).json["result"]["token"]  # fmt: skip
+    old = world.old_home(tmp_path, adopt=False)
+    new = world.new_home(tmp_path)
+    with serving(world.repo) as url:
+        r = run_cli(
+            "migrate", "--from", old, "--to", new, "--server", url, "--json",
+            env={"UPLEVEL_TOKEN": token}, check=0,
+        ).json["result"]  # fmt: skip
+    assert (r["old_level"], r["old_level_from"]) == (0, "closest")
+    assert r["counts"]["merge"] == 1
+    merged = (new / CONF).read_text()
+    assert 'hostname = "apim.acme.com"' in merged and "[apim.throttling]" in merged
+    assert sha(new / AM_DB) == sha(old / AM_DB)
