@@ -247,6 +247,7 @@ class Transaction:
         root = self.home.root
         seen: set[str] = set()
         known_dirs: set[str] = set()
+        checked_devs: set[str] = set()  # parent directories already found on the right device
         state_dev = os.stat(self.home.state_dir).st_dev
         for c in changes:
             check_relative(c.path)
@@ -254,6 +255,10 @@ class Transaction:
                 raise UnsafePathError(f"{c.path}: appears twice in one transaction")
             seen.add(c.path)
             check_in_home(root, c.path, known_dirs)
+            rel_parent = c.path.rpartition("/")[0]
+            if rel_parent in checked_devs:
+                continue
+            checked_devs.add(rel_parent)
             parent = (root / c.path).parent
             while not fsio.is_dir_nofollow(parent):
                 parent = parent.parent
@@ -327,14 +332,9 @@ class Transaction:
             installs.append(["rename", f"T/stage/{slot}", f"H/{c.path}"])
         if copies:
             self._stage_copies(changes, copies, progress)
+        wanted = {d for c in changes if c.after is not None for d in parents(c.path)}
         created = sorted(
-            {
-                d
-                for c in changes
-                if c.after is not None
-                for d in parents(c.path)
-                if not fsio.is_dir_nofollow(root / d)
-            },
+            (d for d in wanted if not fsio.is_dir_nofollow(root / d)),
             key=lambda d: (d.count("/"), d),
         )
         ops.extend(["mkdir", f"H/{d}", dir_modes.get(d, 0o755)] for d in created)
