@@ -23,7 +23,9 @@ backslashes, NUL bytes and any entry that lies under a file or symlink entry.
 from __future__ import annotations
 
 import hashlib
+import queue
 import struct
+import threading
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -214,17 +216,53 @@ def check_names(items: Sequence[ZipItem]) -> None:
 
 
 class _HashingWriter:
-    """The output file, with the sha256 and size of everything written to it."""
+    """The output file, with the size of everything written to it and its sha256, which a
+    thread of its own computes (in order) while the writer goes on: hashing the whole pack
+    again would cost as much as writing it. Small writes (headers) are batched."""
+
+    BATCH = 1 << 20
 
     def __init__(self, fp: BinaryIO) -> None:
         self.fp = fp
-        self.hash = hashlib.sha256()
         self.offset = 0
+        self._hash = hashlib.sha256()
+        self._small = bytearray()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+        self._thread = threading.Thread(target=self._run, name="uplevel-pack-sha256", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            self._hash.update(data)
 
     def write(self, data: bytes) -> None:
         self.fp.write(data)
-        self.hash.update(data)
         self.offset += len(data)
+        if len(data) < 64 << 10:
+            self._small += data
+            if len(self._small) >= self.BATCH:
+                self._flush()
+        else:
+            self._flush()
+            self._queue.put(data)
+
+    def _flush(self) -> None:
+        if self._small:
+            self._queue.put(bytes(self._small))
+            self._small.clear()
+
+    def close(self) -> None:
+        """Stop the hashing thread (also when the pack failed)."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join()
+
+    def hexdigest(self) -> str:
+        self._flush()
+        self.close()
+        return self._hash.hexdigest()
 
 
 def _mismatch(item: ZipItem) -> BundleError:
@@ -466,7 +504,7 @@ class ZipWriter:
         else:
             self.out.write(_EOCD.pack(b"PK\x05\x06", 0, 0, count, count, size, start, 0))
         self.stats.size = self.out.offset
-        self.stats.sha256 = self.out.hash.hexdigest()
+        self.stats.sha256 = self.out.hexdigest()
         return self.stats
 
 
@@ -530,3 +568,4 @@ def write_zip(
         return writer.finish()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        writer.out.close()
