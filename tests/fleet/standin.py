@@ -104,12 +104,20 @@ def stop_server() -> int:
         return 0
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _running(pid):
             return 0
         time.sleep(0.05)
     return 1
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie: `serve` is reparented when `start` exits, and whoever adopts
+    it may reap it late (a container's init), while its pid still answers kill(pid, 0)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def health() -> int:
