@@ -118,7 +118,7 @@ class RepoSource:
         from uplevel.repo.metadata import TufMetadata
         from uplevel.repo.state import load_keys
 
-        self.origin = str(repo_dir)
+        self.origin = str(repo_dir.resolve())
         self.server: str | None = None
         self.layout = RepoLayout(repo_dir)
         if not repo_dir.is_dir():
