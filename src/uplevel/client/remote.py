@@ -174,7 +174,11 @@ class Remote:
             counts["downloaded"] = sum(pool.map(one, todo))
         return counts
 
-    def _download_blob(self, sha: str, blob: StoredBlob, dest: Path) -> None:
+    def blob_bytes(self, sha: str, blob: StoredBlob) -> bytes:
+        """One content from the server, decompressed and checked against the signed
+        manifest's sha256 and size (ServerError otherwise)."""
+        from uplevel.repo.blobs import decompress
+
         url = f"{self.url}/v1/blobs/{sha}"
         stored = self._guard(lambda: self.fetcher.get(url, max_length=blob.stored_size))
         if len(stored) != blob.stored_size:
@@ -182,11 +186,7 @@ class Remote:
                 f"blob {sha[:12]}…: got {len(stored)} bytes, expected {blob.stored_size}"
             )
         try:
-            data = (
-                stored
-                if blob.encoding == "raw"
-                else zstandard.ZstdDecompressor().decompress(stored, max_output_size=blob.size)
-            )
+            data = stored if blob.encoding == "raw" else decompress(stored, blob.size)
         except zstandard.ZstdError as exc:
             raise ServerError(f"blob {sha[:12]}…: corrupt zstd data ({exc})") from exc
         if len(data) != blob.size or hashlib.sha256(data).hexdigest() != sha:
@@ -194,6 +194,10 @@ class Remote:
                 f"blob {sha[:12]}… does not match the signed manifest: refused",
                 hint="the server or a mirror may be compromised; nothing was changed",
             )
+        return data
+
+    def _download_blob(self, sha: str, blob: StoredBlob, dest: Path) -> None:
+        data = self.blob_bytes(sha, blob)
         tmp = dest.with_name(dest.name + ".part")
         if os.path.lexists(tmp):
             fsio.unlink(tmp)

@@ -173,7 +173,7 @@ class RepoSource:
         return version, data
 
     def content(self, blobs: dict[str, StoredBlob]) -> Callable[[str, int], Iterable[bytes]]:
-        from uplevel.repo.blobs import blob_file
+        from uplevel.repo.blobs import blob_file, decompress
 
         def chunks(sha256: str, size: int) -> Iterator[bytes]:
             import zstandard
@@ -191,7 +191,7 @@ class RepoSource:
                     yield stored
                     return
                 try:
-                    yield _unzstd(stored, size)
+                    yield decompress(stored, size)
                 except zstandard.ZstdError as exc:
                     raise BundleError(f"{path}: damaged (corrupt zstd data: {exc})") from exc
                 return
@@ -250,43 +250,12 @@ class ServerSource:
         return Metadata[Root].from_bytes(data).signed.version, data
 
     def content(self, blobs: dict[str, StoredBlob]) -> Callable[[str, int], Iterable[bytes]]:
-        import zstandard
-        from tuf.api.exceptions import DownloadError
-
-        from uplevel.client.remote import ServerError, _hint
-
         remote = self.remote
 
         def chunks(sha256: str, size: int) -> Iterator[bytes]:
-            blob = blobs[sha256]
-            url = f"{remote.url}/v1/blobs/{sha256}"
-            try:
-                stored = remote.fetcher.get(url, max_length=blob.stored_size)
-            except DownloadError as exc:
-                raise ServerError(f"{remote.url}: {exc}", hint=_hint(str(exc))) from exc
-            if len(stored) != blob.stored_size:
-                raise ServerError(
-                    f"blob {sha256[:12]}…: got {len(stored)} bytes, expected {blob.stored_size}"
-                )
-            if blob.encoding == "zstd":
-                try:
-                    stored = _unzstd(stored, blob.size)
-                except zstandard.ZstdError as exc:
-                    raise ServerError(f"blob {sha256[:12]}…: corrupt zstd data ({exc})") from exc
-            yield stored  # checked against sha256 and size by the writer
+            yield remote.blob_bytes(sha256, blobs[sha256])
 
         return chunks
-
-
-def _unzstd(data: bytes, size: int) -> bytes:
-    """Decompress a blob of `size` bytes; a frame that declares more is refused before any
-    allocation (the writer then refuses a wrong size or hash)."""
-    import zstandard
-
-    declared = zstandard.frame_content_size(data)
-    if declared > size:
-        raise zstandard.ZstdError(f"the frame declares {declared} bytes, more than {size}")
-    return zstandard.ZstdDecompressor().decompress(data, max_output_size=size + 1)
 
 
 # --- the pack's contents ---------------------------------------------------------------------

@@ -33,6 +33,16 @@ def compress(data: bytes) -> tuple[bytes, str]:
     return data, "raw"
 
 
+def decompress(data: bytes, size: int) -> bytes:
+    """Decompress a stored blob of `size` bytes. A frame that declares more is refused before
+    any allocation: zstandard ignores `max_output_size` when the frame states its own size,
+    so a hostile frame could otherwise make us allocate whatever it claims."""
+    declared = zstandard.frame_content_size(data)
+    if declared > size:
+        raise zstandard.ZstdError(f"the frame declares {declared} bytes, more than {size}")
+    return zstandard.ZstdDecompressor().decompress(data, max_output_size=size + 1)
+
+
 def blob_file(repo_dir: Path, sha256: str) -> tuple[Path, str] | None:
     """For the server: where a blob's stored bytes are and their encoding, or None."""
     layout = RepoLayout(repo_dir)
