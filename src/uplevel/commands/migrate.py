@@ -20,11 +20,10 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uplevel import fsio
 from uplevel.client.closest import closest_level
-from uplevel.client.levels import LevelSource, LocalRepository, ServerRepository
 from uplevel.errors import BusyError, HomeError, UplevelError, UsageError
 from uplevel.h2lock import LOCK_SUFFIX, holder, is_database
 from uplevel.home import Event, Home, State, now
@@ -35,6 +34,9 @@ from uplevel.profile import Profile, profile_for
 from uplevel.scan import entry_from_stat, hash_many, walk
 from uplevel.session import open_home
 from uplevel.txn import Change, CopyOf, Transaction
+
+if TYPE_CHECKING:
+    from uplevel.client.levels import LevelSource
 
 MAX_MERGE = 16 << 20  # larger "configuration" is not merged in memory: a conflict instead
 
@@ -244,6 +246,8 @@ def _level_source(
     def get() -> LevelSource | None:
         if opened:
             return opened[0]
+        from uplevel.client.levels import LocalRepository, ServerRepository
+
         src: LevelSource | None = None
         if repo is not None:
             src = LocalRepository(repo)
