@@ -183,11 +183,13 @@ def test_check_mode_changes_nothing_on_any_node(
     fleet_factory: Callable[[Customise], Fleet],
 ) -> None:
     fleet = fleet_factory({})
+    del fleet.extra["uplevel_serial"]  # the playbook's default batches: [1, "25%"]
     pids = {n: fleet.pid(n) for n in NODES}
     digests = {n: tree_digest(fleet.homes[n]) for n in NODES}
 
     r = fleet.playbook("--check")
     assert r.returncode == 0, output(r)
+    assert r.stdout.count("PLAY [Rolling update with uplevel]") == 4  # 1, then 25% of 4
     counters = recap(r.stdout)
     assert {n: c["changed"] for n, c in counters.items()} == dict.fromkeys(NODES, 1)
     assert r.stdout.count("would update: level 0 -> 1, 1 update(s) (0 security), 4 file(s)") == 4
