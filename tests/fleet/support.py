@@ -225,6 +225,7 @@ def make_fleet(
     customise: dict[str, Callable[[Path], None]] | None = None,
     *,
     health_command_nodes: tuple[str, ...] = ("node2",),
+    host_vars: dict[str, dict[str, object]] | None = None,
     start: bool = True,
 ) -> Fleet:
     """Four homes at level 0, each adopted, with its own port and any `customise` local
@@ -284,7 +285,7 @@ health_timeout = 2
             host["uplevel_health_command"] = f"{py} {standin} health"
         else:
             host["uplevel_health_url"] = f"http://127.0.0.1:{fleet.ports[node]}/health"
-        hosts[node] = host
+        hosts[node] = {**host, **(host_vars or {}).get(node, {})}
     inventory = {
         "all": {
             "children": {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,11 +38,11 @@ def set_threads(value: int) -> Callable[[Path], None]:
 
 
 @pytest.fixture
-def fleet_factory(tmp_path: Path) -> Iterator[Callable[[Customise], Fleet]]:
+def fleet_factory(tmp_path: Path) -> Iterator[Callable[..., Fleet]]:
     made: list[Fleet] = []
 
-    def make(customise: Customise) -> Fleet:
-        made.append(make_fleet(tmp_path, customise))
+    def make(customise: Customise, **options: Any) -> Fleet:
+        made.append(make_fleet(tmp_path, customise, **options))
         return made[-1]
 
     yield make
@@ -67,7 +68,7 @@ def output(r: object) -> str:
 
 
 def test_rollout_batch_by_batch_then_a_second_run_changes_nothing(
-    fleet_factory: Callable[[Customise], Fleet],
+    fleet_factory: Callable[..., Fleet],
 ) -> None:
     fleet = fleet_factory({})
     first_pids = {n: fleet.pid(n) for n in NODES}
@@ -113,7 +114,7 @@ def test_rollout_batch_by_batch_then_a_second_run_changes_nothing(
 
 
 def test_update_that_breaks_node3_health_reverts_it_and_stops_the_rollout(
-    fleet_factory: Callable[[Customise], Fleet],
+    fleet_factory: Callable[..., Fleet],
 ) -> None:
     # node3 was tuned with a bigger minimum heap; the update caps the heap below it. Both
     # changes merge cleanly, and the stand-in (like a JVM given -Xms > -Xmx) is unhealthy.
@@ -157,7 +158,7 @@ def test_update_that_breaks_node3_health_reverts_it_and_stops_the_rollout(
 
 
 def test_node_whose_update_would_stop_on_conflicts_keeps_running_its_level(
-    fleet_factory: Callable[[Customise], Fleet],
+    fleet_factory: Callable[..., Fleet],
 ) -> None:
     # node1 raised `threads` to 32; the update raises it to 16: a true conflict.
     fleet = fleet_factory({"node1": set_threads(32)})
@@ -180,7 +181,7 @@ def test_node_whose_update_would_stop_on_conflicts_keeps_running_its_level(
 
 
 def test_check_mode_changes_nothing_on_any_node(
-    fleet_factory: Callable[[Customise], Fleet],
+    fleet_factory: Callable[..., Fleet],
 ) -> None:
     fleet = fleet_factory({})
     del fleet.extra["uplevel_serial"]  # the playbook's default batches: [1, "25%"]
@@ -198,3 +199,27 @@ def test_check_mode_changes_nothing_on_any_node(
     assert [e[1] for e in fleet.event_lines()] == ["start"] * 4
     for node in NODES:
         assert level(fleet, node) == 0
+
+
+def test_node_whose_stop_command_does_not_stop_it_keeps_running_its_level(
+    fleet_factory: Callable[..., Fleet],
+) -> None:
+    # node1's stop command is broken (it returns 0 and stops nothing): uplevel must not
+    # touch a running home, so the update fails, and the node is left as it was, running.
+    fleet = fleet_factory(
+        {}, host_vars={"node1": {"uplevel_stop_command": "true", "uplevel_stop_timeout": 1}}
+    )
+    pids = {n: fleet.pid(n) for n in NODES}
+    digests = {n: tree_digest(fleet.homes[n]) for n in NODES}
+
+    r = fleet.playbook()
+    assert r.returncode == 2, output(r)
+    text = " ".join(output(r).split())
+    assert "node1: the update from level 0 to 1 failed. Update (once the product's process" in text
+    assert f"still runs (pid {pids['node1']} in standin.pid) 1 s after it was asked to stop" in text
+    assert "The node is still at level 0 (its home was not changed) and healthy." in text
+    assert set(recap(r.stdout)) == {"node1"}
+    assert {n: fleet.pid(n) for n in NODES} == pids
+    assert [e[1] for e in fleet.event_lines()] == ["start"] * 4  # never stopped or started
+    assert {n: tree_digest(fleet.homes[n]) for n in NODES} == digests
+    assert running_version(fleet, "node1") == "core level 0"

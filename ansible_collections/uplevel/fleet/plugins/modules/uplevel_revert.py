@@ -90,6 +90,10 @@ aborted:
   description: Whether a stopped update was undone with C(uplevel abort).
   returned: always
   type: bool
+running:
+  description: Whether the profile's pid file names a live process when the module ends.
+  returned: always
+  type: bool
 result:
   description: The C(result) of C(uplevel revert --json) (docs/json-output.md), as is.
   returned: when uplevel reverted
@@ -100,6 +104,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.uplevel.fleet.plugins.module_utils.uplevel_cli import (  # noqa: E402
     COMMON_ARGS,
     EXIT_REFUSED,
+    live_pid,
     profile,
     run,
     status,
@@ -122,11 +127,13 @@ def main() -> None:
     home = p["home"]
     s = status(module)
     level = s["level"]
+    pid_file = profile(module).get("pid_file") or ""
     out = {"changed": False, "level_before": level, "level_after": level, "aborted": False}
     force = ["--force"] if p["force"] else []
     must_change = s.get("pending") or (p["level"] is None or p["level"] != level)
     if must_change and not module.check_mode and p["wait_stopped"] > 0 and not p["force"]:
-        wait_stopped(module, profile(module).get("pid_file") or "", p["wait_stopped"])
+        wait_stopped(module, pid_file, p["wait_stopped"])
+    out["running"] = live_pid(home, pid_file) is not None
 
     if s.get("pending"):
         if not p["abort_pending"]:
