@@ -380,8 +380,13 @@ class Transaction:
         else:
             from concurrent.futures import ThreadPoolExecutor
 
+            # Batches, not one task per file: thousands of small artifacts otherwise cost
+            # more in task handling than in copying.
+            batches = [copies[i : i + 16] for i in range(0, len(copies), 16)]
             with ThreadPoolExecutor(COPY_WORKERS) as pool:
-                done = list(pool.map(one, copies))
+                done = [
+                    d for part in pool.map(lambda b: [one(j) for j in b], batches) for d in part
+                ]
         for i, entry in done:
             changes[i] = replace(changes[i], after=entry)
         syncfs(self.dir)
@@ -466,10 +471,11 @@ class Transaction:
             fsio.mkdir(self._abs(op[1]), op[2])
 
     def _sync_dirs(self, ops: list[list[Any]]) -> None:
-        dirs = {self._abs(ref).parent for op in ops for ref in op[1:] if isinstance(ref, str)}
-        if len(dirs) > MANY_DIRS:
+        parents = {ref.rpartition("/")[0] for op in ops for ref in op[1:] if isinstance(ref, str)}
+        if len(parents) > MANY_DIRS:
             syncfs(self.home.root)  # one flush instead of thousands of directory fsyncs
             return
+        dirs = {self._abs(ref).parent for op in ops for ref in op[1:] if isinstance(ref, str)}
         for d in sorted(dirs):
             if d.is_dir():
                 fsio.fsync_dir(d)
@@ -600,49 +606,57 @@ def syncfs(path: Path) -> None:
         os.close(fd)
 
 
+SMALL_COPY = 1 << 20  # below this a file is copied through one buffer, hashed on the way
+
+
 def _copy_verified(path: str, planned: Entry, copy: CopyOf, staged: Path) -> Entry:
     """Stage `copy.source` at `staged`; return its entry with the sha256 of the staged bytes
-    (checked against `planned.sha256` when the plan knew it)."""
+    (checked against `planned.sha256` when the plan knew it). Refused if the source is not
+    the size planned or changes while it is read (a server still writing it)."""
     import errno
     import hashlib
 
-    src = copy.source
-    fsio.step(f"copy {src} -> {staged}")
-    before = os.stat(src, follow_symlinks=False)
-    h = hashlib.sha256()
-    size = 0
-    copy.how = ""
-    if copy.link:
-        try:
-            _reflink(src, staged)
-            copy.how = "reflinked"
-        except OSError:
+    fsio.step(f"copy {copy.source} -> {staged}")
+    src = os.open(copy.source, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        before = os.fstat(src)
+        copy.how = ""
+        if copy.link:
             try:
-                os.link(src, staged, follow_symlinks=False)
-                copy.how = "hardlinked"
-            except OSError as exc:
-                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-                    raise
-        if copy.how:
-            sha, size = hash_file(staged), os.stat(staged).st_size
-    if not copy.how:
-        copy.how = "copied"
-        buf = bytearray(fsio.CHUNK)
-        view = memoryview(buf)
-        with open(src, "rb", buffering=0) as fin:
+                _reflink(src, staged)
+                copy.how = "reflinked"
+            except OSError:
+                try:
+                    os.link(copy.source, staged, follow_symlinks=False)
+                    copy.how = "hardlinked"
+                except OSError as exc:
+                    if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                        raise
+            if copy.how:
+                sha, size = hash_file(staged), os.stat(staged).st_size
+        if not copy.how:
+            copy.how = "copied"
             fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                while n := fin.readinto(buf):
-                    h.update(view[:n])
-                    out = view[:n]
-                    while out:
-                        out = out[os.write(fd, out) :]
-                    size += n
+                if before.st_size < SMALL_COPY:
+                    data = _read_all(src)
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    sha, size = hashlib.sha256(data).hexdigest(), len(data)
+                else:
+                    # In the kernel, then the staged file read back and hashed: what is
+                    # verified is what will be installed.
+                    _copy_fd(src, fd, before.st_size)
+                    sha, size = "", 0
                 os.fchmod(fd, planned.mode)
             finally:
                 os.close(fd)
-        sha = h.hexdigest()
-    after = os.stat(src, follow_symlinks=False)
+            if not sha:
+                sha, size = hash_file(staged), os.stat(staged).st_size
+        after = os.fstat(src)
+    finally:
+        os.close(src)
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or (
         size != planned.size
     ):
@@ -655,20 +669,45 @@ def _copy_verified(path: str, planned: Entry, copy: CopyOf, staged: Path) -> Ent
     return Entry(kind="file", mode=planned.mode, size=size, sha256=sha)
 
 
-def _reflink(src: Path, staged: Path) -> None:
-    """A copy-on-write clone of `src` (btrfs, XFS, …); OSError where not supported."""
+def _read_all(fd: int) -> bytes:
+    parts = []
+    while chunk := os.read(fd, SMALL_COPY):
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _copy_fd(src: int, dst: int, size: int) -> None:
+    """Copy `src` to `dst` with copy_file_range(2) (in the kernel), read/write if refused."""
+    done = 0
+    try:
+        while True:
+            n = os.copy_file_range(src, dst, max(size - done, fsio.CHUNK))
+            if n == 0:
+                return
+            done += n
+    except OSError:
+        if done:
+            raise
+    while chunk := os.read(src, fsio.CHUNK):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view) :]
+
+
+def _reflink(src: int, staged: Path) -> None:
+    """A copy-on-write clone of the open file `src` (btrfs, XFS, …); OSError where not
+    supported."""
     import fcntl
 
-    with open(src, "rb") as fin:
-        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            fcntl.ioctl(fd, FICLONE, fin.fileno())
-            os.fchmod(fd, stat.S_IMODE(os.fstat(fin.fileno()).st_mode))
-        except OSError:
-            os.close(fd)
-            os.unlink(staged)
-            raise
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fcntl.ioctl(fd, FICLONE, src)
+        os.fchmod(fd, stat.S_IMODE(os.fstat(src).st_mode))
+    except OSError:
         os.close(fd)
+        os.unlink(staged)
+        raise
+    os.close(fd)
 
 
 def open_transaction(home: Home) -> Transaction | None:
