@@ -211,14 +211,14 @@ What the ratios mean. `cp -a` copies without reading anything back and leaves it
 the page cache, not on disk. uplevel migrate, in copy mode, (1) walks OLD and NEW and
 refuses if a server runs (pid file, `*.lock.db`, a POSIX lock on any `*.mv.db`/`*.h2.db`),
 (2) plans from OLD's pristine manifest (its stat index spares re-reading the product's
-files), (3) copies each runtime file into NEW's staging area while hashing every byte it
-writes (several threads), re-checks that OLD's file did not change meanwhile, (4) makes all
+files), (3) copies each runtime file into NEW's staging area and hashes it (small files
+through one buffer, large ones with copy_file_range and a read-back of the staged copy; a
+few threads), re-checks that OLD's file did not change meanwhile, (4) makes all
 staged files durable with one syncfs(2) and writes its journal, then (5) renames them into
 place and commits. Step (4) is the part `cp -a` does not do at all: the `cp -a && sync` row
 is the like-for-like comparison for durability. With `--link`, runtime files are reflinked
-(CoW file systems) or hardlinked instead of copied; each one is still hashed once to record
-its sha256 in the transaction (reading at hash speed, not copying), so the time grows with
-the data at hashing speed only.
+(CoW file systems) or hardlinked instead of copied, and not read (no byte copied, nothing
+to verify), so its time depends on the number of files, not on their bytes.
 """
 
 

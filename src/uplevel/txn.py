@@ -90,8 +90,9 @@ class CopyOf:
     change may leave `after.sha256` empty and learn it here (the journal, written after
     staging, then records it). Refused if `source` changes while it is read (a running
     server). With `link`, the staged file is a reflink (FICLONE) of `source`, else a
-    hardlink, when both are on one filesystem; it is then hashed in place. `how` says
-    what was done: copied, reflinked or hardlinked.
+    hardlink, when both are on one filesystem; no byte is copied, so none is read (the
+    entry records UNREAD_SHA256 unless the plan knew the hash). `how` says what was done:
+    copied, reflinked or hardlinked.
 
     Staged copies are not fsynced one by one: one syncfs(2) of the filesystem makes them
     all durable before the journal is written (thousands of fsyncs cost seconds)."""
@@ -103,6 +104,9 @@ class CopyOf:
 
 
 COPY_WORKERS = min(4, os.cpu_count() or 1)
+UNREAD_SHA256 = "0" * 64
+"""The sha256 a transaction records for a file it linked from another tree without reading it
+(`migrate --link`): the record says what it did, not a hash nobody computed."""
 FICLONE = 0x40049409  # _IOW(0x94, 9, int)
 
 
@@ -633,7 +637,10 @@ def _copy_verified(path: str, planned: Entry, copy: CopyOf, staged: Path) -> Ent
                     if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                         raise
             if copy.how:
-                sha, size = hash_file(staged), os.stat(staged).st_size
+                # No byte was copied, so none needs checking: the staged name is OLD's inode
+                # (or a copy-on-write clone of it). Reading it only to record a hash would make
+                # --link as slow as the data is large; the record says "not read" instead.
+                sha, size = planned.sha256 or UNREAD_SHA256, os.fstat(src).st_size
         if not copy.how:
             copy.how = "copied"
             fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -664,7 +671,7 @@ def _copy_verified(path: str, planned: Entry, copy: CopyOf, staged: Path) -> Ent
             f"{path}: changed while it was copied (is the old server running?); nothing was changed",
             hint="stop the server that uses the old home and run the command again",
         )
-    if planned.sha256 and sha != planned.sha256:
+    if planned.sha256 and sha not in (planned.sha256, UNREAD_SHA256):
         raise UplevelError(f"{path}: the copy does not match its hash; nothing was changed")
     return Entry(kind="file", mode=planned.mode, size=size, sha256=sha)
 

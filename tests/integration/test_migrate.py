@@ -355,6 +355,12 @@ def test_link_shares_runtime_files_and_copies_the_rest(world: World, tmp_path: P
     for path in (KEYSTORE, JAR):  # configuration and additions: always copies
         assert inode(new / path) != inode(old / path)
         assert sha(new / path) == sha(old / path)
+    # Linked files were not read: the record says so; NEW's status reads them as added.
+    record = next((new / STATE_DIR / "transactions").glob("*.json"))
+    after = {c["path"]: c["after"] for c in json.loads(record.read_text())["changes"]}
+    assert after[TENANT]["sha256"] == "0" * 64 and after[JAR]["sha256"] == sha(old / JAR)
+    status = run_cli("status", "--home", new, "--json", check=0).json["result"]
+    assert TENANT in status["local_changes"]["added"]
 
 
 # --- pristine files from an update server ------------------------------------------------------
