@@ -114,13 +114,18 @@ class Profile:
 
 
 def _alive(pid: int) -> bool:
+    """Whether `pid` is a live process; a zombie (exited, not yet reaped) is not running."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2 :][:1] != "Z"
 
 
 def _match(path: str, pattern: str) -> bool:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from uplevel.errors import UsageError
+from uplevel.errors import BusyError, UsageError
 from uplevel.profile import load_profiles, parse_profile, profile_for
 
 
@@ -98,3 +99,28 @@ def test_operator_profile_dir_shadows_and_adds(
 def test_malformed_profiles_are_usage_errors_naming_the_file(text: str) -> None:
     with pytest.raises(UsageError, match=r"bad\.toml"):
         parse_profile(text, "bad.toml")
+
+
+def test_a_zombie_in_the_pid_file_is_not_a_running_product(tmp_path: Path) -> None:
+    """A product that exited but was not reaped yet must not block the home (exit 4)."""
+    import subprocess
+    import time
+
+    from uplevel.profile import Profile
+
+    child = subprocess.Popen(["true"])  # exits at once; not waited for, so a zombie
+    try:
+        for _ in range(200):
+            stat = Path(f"/proc/{child.pid}/stat").read_text()
+            if stat[stat.rfind(")") + 2] == "Z":
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the child never became a zombie")
+        (tmp_path / "p.pid").write_text(f"{child.pid}\n")
+        Profile(name="t", products=("t",), pid_file="p.pid").check_not_running(tmp_path)
+    finally:
+        child.wait()
+    (tmp_path / "p.pid").write_text(f"{os.getpid()}\n")
+    with pytest.raises(BusyError, match="running"):
+        Profile(name="t", products=("t",), pid_file="p.pid").check_not_running(tmp_path)

@@ -82,6 +82,7 @@ class StatusResult:
     product: str
     level: int
     channel: str
+    server: str | None
     pending: dict[str, Any] | None
     local: LocalChanges
     notes: tuple[str, ...]
@@ -93,6 +94,7 @@ class StatusResult:
             "product": self.product,
             "level": self.level,
             "channel": self.channel,
+            "server": self.server,
             "pending": self.pending,
             "local_changes": self.local.to_dict(),
             "notes": list(self.notes),
@@ -124,6 +126,7 @@ def status(root: Path) -> StatusResult:
             product=s.state.product,
             level=s.state.level,
             channel=s.state.channel,
+            server=s.state.server,
             pending=None if s.read_only else _pending(s.home, s.state),
             local=local,
             notes=tuple(s.notes)

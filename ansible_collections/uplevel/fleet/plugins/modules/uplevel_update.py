@@ -254,17 +254,6 @@ def bundle_levels(module, path: str) -> dict:
     raise AssertionError("fail_json returned")  # pragma: no cover
 
 
-def home_server(home: str) -> str | None:
-    """The server URL the home follows (`server` in updates/uplevel/state.json,
-    docs/state-format.md); `uplevel status --json` does not carry it."""
-    try:
-        with open(f"{home}/updates/uplevel/state.json") as f:
-            value = json.load(f).get("server")
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, str) else None
-
-
 def summary_line(before: int, after: int, updates: list, files: list, conflicts: list) -> str:
     security = sum(1 for u in updates if u.get("security"))
     line = f"level {before} -> {after}, {len(updates)} update(s) ({security} security), "
@@ -333,7 +322,7 @@ def main() -> None:
             **out,
         )
     if p["server"]:
-        followed = home_server(home)
+        followed = before.get("server")  # `uplevel status --json` names the followed server
         if (followed or "").rstrip("/") != p["server"].rstrip("/"):
             module.fail_json(
                 msg=f"{home} follows the update server {followed or '(none)'}, not "
