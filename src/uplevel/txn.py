@@ -610,6 +610,7 @@ def syncfs(path: Path) -> None:
         os.close(fd)
 
 
+_NO_REFLINK: set[int] = set()  # devices that refused FICLONE
 SMALL_COPY = 1 << 20  # below this a file is copied through one buffer, hashed on the way
 
 
@@ -627,9 +628,13 @@ def _copy_verified(path: str, planned: Entry, copy: CopyOf, staged: Path) -> Ent
         copy.how = ""
         if copy.link:
             try:
+                if before.st_dev in _NO_REFLINK:
+                    raise OSError(errno.EOPNOTSUPP, "no reflinks on this file system")
                 _reflink(src, staged)
                 copy.how = "reflinked"
-            except OSError:
+            except OSError as exc:
+                if exc.errno in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EINVAL, errno.EXDEV):
+                    _NO_REFLINK.add(before.st_dev)  # ext4 and the like: don't ask per file
                 try:
                     os.link(copy.source, staged, follow_symlinks=False)
                     copy.how = "hardlinked"

@@ -669,7 +669,7 @@ def _carry(
     links = {"copied": 0, "reflinked": 0, "hardlinked": 0}
     for copy in plan.copies.values():
         links[copy.how] += 1
-    if link and links["copied"] and any(c.link for c in plan.copies.values()):
+    if any(c.link and c.how == "copied" for c in plan.copies.values()):
         notes.append("--link: some runtime files were copied (links refused or another filesystem)")
     txn.execute()
     n = counts(plan.items)
