@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         rows: list[Row] = []
         sets: dict[int, DataSet] = {}
         link_times: dict[int, float] = {}
+        samples: dict[str, list[float]] = {}
         for factor in (1, 4):
             old = fresh(old_product, work / f"old-x{factor}")
             sets[factor] = write_runtime(old, args.scale, factor)
@@ -186,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                     runs["cp"].append(cp_once(old, work, f"cp{i}", sync=False))
                     runs["cp_sync"].append(cp_once(old, work, f"cps{i}", sync=True))
                 ours, cp, cp_sync = (median(runs[k]) for k in ("ours", "cp", "cp_sync"))
+                samples["migrate (copy)"] = runs["ours"]
+                samples["cp -a"] = runs["cp"]
+                samples["cp -a && sync"] = runs["cp_sync"]
                 what = f"{sets[1].files:,} files, {sets[1].bytes / (1 << 20):.0f} MiB"
                 rows.append(ratio_row(f"migrate (copy) vs cp -a — {what}", ours, cp, 1.2))
                 rows.append(
@@ -200,12 +204,11 @@ def main(argv: list[str] | None = None) -> int:
                         for _ in range(args.repeat)
                     ]
                 )  # fmt: skip
-            link_times[factor] = median(
-                [
-                    migrate_once(old, new_template, work, f"link{factor}-{i}", "--link")
-                    for i in range(args.repeat)
-                ]
-            )
+            samples[f"migrate --link, {factor}×"] = [
+                migrate_once(old, new_template, work, f"link{factor}-{i}", "--link")
+                for i in range(args.repeat)
+            ]
+            link_times[factor] = median(samples[f"migrate --link, {factor}×"])
         small, big = link_times[1], link_times[4]
         rows.append(
             Row(
@@ -222,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             Row("migrate --dry-run (scan and plan only)", seconds(plan_only), "", "", "", None)
         )
         facts = machine_facts(work)
-        text = render(rows, facts, args.scale, args.repeat, sets)
+        text = render(rows, facts, args.scale, args.repeat, sets, samples)
         print(text)
         if not args.no_write:
             write_section(HERE / "RESULTS.md", HEADING, text)
@@ -241,8 +244,11 @@ syncfs, the commit); copy mode adds copying, hashing and flushing the bytes, whi
 costs about what `cp -a && sync` costs. The copy-mode target is missed by that fixed,
 per-file part: about 100-200 µs of Python and journaled renames per file, which `cp -a`
 does not have. Measured on a 2-core VM shared with other jobs (ext4 mounted with online
-discard): single runs of `cp -a` here vary from 0.4 s to 1.9 s, hence medians of
-interleaved runs.
+discard): single runs of `cp -a` of this data vary from 0.4 s to 2.1 s (see the samples),
+so a ratio to `cp -a` that passes or fails in one run may not in the next. In quiet manual
+runs the same copy migrate took 2.1-2.6 s against 0.4-0.9 s for `cp -a` (about 2-5×) and
+1.4-1.8 s for `cp -a && sync` (about 1.4×): the copy-mode target is not met; `--link`
+stays flat (about 1.0 s at 263 MiB and at 1 GiB).
 
 What the ratios mean. `cp -a` copies without reading anything back and leaves its data in
 the page cache, not on disk. uplevel migrate, in copy mode, (1) walks OLD and NEW and
@@ -260,7 +266,12 @@ to verify), so its time depends on the number of files, not on their bytes.
 
 
 def render(
-    rows: list[Row], facts: dict[str, str], scale: float, repeat: int, sets: dict[int, DataSet]
+    rows: list[Row],
+    facts: dict[str, str],
+    scale: float,
+    repeat: int,
+    sets: dict[int, DataSet],
+    samples: dict[str, list[float]],
 ) -> str:
     lines = [
         HEADING,
@@ -272,6 +283,10 @@ def render(
         "",
         f"Data set at 1×: {sets[1].files:,} runtime files, {sets[1].bytes:,} bytes; "
         f"at 4×: {sets[4].bytes:,} bytes.",
+        "",
+        "Every timed run, in order (seconds): "
+        + "; ".join(f"{k}: {', '.join(f'{x:.2f}' for x in v)}" for k, v in samples.items())
+        + ".",
         "",
         EXPLANATION,
         "Machine: " + "; ".join(f"{k}: {v}" for k, v in facts.items() if k != "rsync"),
