@@ -387,3 +387,30 @@ def test_server_supplies_old_level_and_merge_base(world: World, tmp_path: Path) 
     merged = (new / CONF).read_text()
     assert 'hostname = "apim.acme.com"' in merged and "[apim.throttling]" in merged
     assert sha(new / AM_DB) == sha(old / AM_DB)
+
+
+# --- the whole WUM-style flow: a fresh pack at the new level, then migrate -----------------------
+
+
+@pytest.mark.skipif(shutil.which("unzip") is None, reason="needs Info-ZIP unzip")
+def test_into_an_unzipped_uplevel_pack(world: World, tmp_path: Path) -> None:
+    """`uplevel pack` builds level 2; unzipped it is an adopted home, so migrate needs no
+    init on NEW, takes its pristine from the pack's state and reads the merge base from the
+    repository."""
+    import subprocess
+
+    zipped = tmp_path / "wso2am-level2.zip"
+    run_cli(
+        "pack", "--product", PRODUCT, "--level", "2", "--repo", world.repo, "-o", zipped, check=0
+    )
+    subprocess.run(["unzip", "-q", str(zipped), "-d", str(tmp_path / "unzipped")], check=True)
+    new = tmp_path / "unzipped" / PRODUCT
+    assert (new / STATE_DIR / "state.json").is_file()
+    old = world.old_home(tmp_path)
+    r = migrate(old, new, "--repo", world.repo, check=0)["result"]
+    assert (r["new_level"], r["new_pristine_from"], r["status"]) == (2, "state", "migrated")
+    for path in CARRIED:
+        assert sha(new / path) == sha(old / path), path
+    merged = (new / CONF).read_text()
+    assert 'hostname = "apim.acme.com"' in merged and "[apim.throttling]" in merged
+    assert sha(new / WAR) == sha(world.trees[2] / WAR)
