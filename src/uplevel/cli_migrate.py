@@ -73,11 +73,6 @@ def _render(r: Any) -> None:
             f"linked: {r.links['reflinked']} reflinked, {r.links['hardlinked']} hardlinked, "
             f"{r.links['copied']} copied"
         )
-        if r.links.get("hardlinked"):
-            click.echo(
-                "  hardlinked files are shared with OLD: never start the old server again",
-                err=True,
-            )
     for conflict in r.conflicts:
         click.echo(f"  conflict  {conflict['path']}: {conflict['reason']}")
         for st in conflict.get("settings", []):

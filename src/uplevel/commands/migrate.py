@@ -321,7 +321,18 @@ def migrate(
         new_stats = _stats(b)
         check_stopped(b, profile, new_stats, which="NEW", force=force)
         source = stack.enter_context(
-            _level_source(repo, server, [old_home.tuf_dir, new_home.tuf_dir], token_file, ca_bundle)
+            _level_source(
+                repo,
+                server,
+                # A root pinned by a home that follows this very server; else trust on first use.
+                [
+                    h.tuf_dir
+                    for h, st in ((old_home, old_state), (new_home, new_state))
+                    if st is not None and server and st.server == server.rstrip("/")
+                ],
+                token_file,
+                ca_bundle,
+            )
         )
         hashes: dict[str, str] = {}
         old = _find_old_pristine(
@@ -671,6 +682,11 @@ def _carry(
         links[copy.how] += 1
     if any(c.link and c.how == "copied" for c in plan.copies.values()):
         notes.append("--link: some runtime files were copied (links refused or another filesystem)")
+    if links["hardlinked"]:
+        notes.append(
+            f"{links['hardlinked']} runtime file(s) hardlinked: OLD and NEW share them, so "
+            "never start the old server again (docs/migrate.md)"
+        )
     txn.execute()
     n = counts(plan.items)
     detail = (
