@@ -7,7 +7,8 @@ reads the disk. Rules (docs/migrate.md):
 - a path unchanged in OLD since its pristine level is left alone: NEW's version stays
   (an update may have replaced it; the old one must not come back);
 - runtime data (profile `runtime`) that OLD changed or added is copied as it is;
-- lock, trace and temporary files (profile `runtime_exclude`) are never carried;
+- lock, trace, log and temporary files (profile `runtime_exclude`) and the pid file are
+  never carried;
 - any other file OLD changed or added (configuration, operator additions, the rest) is
   carried when NEW still has the old pristine version or nothing there; when NEW has
   another version too, both sides changed: a three-way merge (base: OLD's pristine,
@@ -162,7 +163,9 @@ def decide(
             return item("skip", "not in OLD")
         return item("deleted", "deleted in OLD; NEW keeps its own (migrate never deletes)")
     if excluded(profile, path):
-        return item("skip", "never carried (lock, trace or temporary file)")
+        return item("skip", "never carried (the profile's runtime_exclude: lock, log, temporary)")
+    if path == profile.pid_file:
+        return item("skip", "the old server's pid file: never carried")
     if base is not None and not differs(old, base):
         if cat == "runtime":
             return item("skip", "unchanged in OLD since its level: NEW's version stays")

@@ -70,6 +70,9 @@ JAR = "repository/components/lib/driver.jar"
         # Lock, trace and temporary files: never.
         ("repository/database/WSO2AM_DB.trace.db", None, f("trace"), None, "skip"),
         ("repository/database/WSO2AM_DB.lock.db", None, f("lock"), None, "skip"),
+        ("repository/logs/wso2carbon.log", None, f("log"), None, "skip"),
+        ("tmp/work/compiled.class", None, f("tmp"), None, "skip"),
+        ("wso2carbon.pid", None, f("pid"), None, "skip"),
         # Configuration changed in OLD only: carried; changed on both sides: merged.
         (CONF, f("c0"), f("c-op", 11), f("c0"), "carry"),
         (CONF, f("c0"), f("c-op", 11), f("c1", 12), "merge"),
