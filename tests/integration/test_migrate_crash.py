@@ -8,7 +8,8 @@ command (status, history, verify in turn) recovers it, and NEW must be byte for 
 old or the new state, with its level, pending conflicts and backups to match. A home
 rolled back is then migrated again and must reach the new state. OLD never changes.
 
-Two migrations: one that copies, carries and merges; one that stops on conflicts.
+Three migrations: one that copies, carries and merges; one that stops on conflicts; one
+with --link (hardlinks on ext4, reflinks where the file system has them).
 """
 
 from __future__ import annotations
@@ -48,9 +49,13 @@ def _conflicting(old: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("conflicts", [False, True], ids=["merging", "stop-on-conflicts"])
+@pytest.mark.parametrize(
+    ("conflicts", "link"),
+    [(False, False), (True, False), (False, True)],
+    ids=["merging", "stop-on-conflicts", "link"],
+)
 def test_crash_at_every_step_of_migrate_leaves_new_old_or_migrated(
-    world: World, tmp_path: Path, conflicts: bool
+    world: World, tmp_path: Path, conflicts: bool, link: bool
 ) -> None:
     old = world.old_home(tmp_path)
     if conflicts:
@@ -58,6 +63,8 @@ def test_crash_at_every_step_of_migrate_leaves_new_old_or_migrated(
     template = world.new_home(tmp_path)
     old_snap = snapshot(old)
     argv = ["migrate", "--from", old, "--to", "HOME", "--repo", world.repo]
+    if link:  # hardlinks into NEW: a rollback must unlink them and leave OLD's files alone
+        argv.append("--link")
     exit_code = 3 if conflicts else 0
 
     def run(home: Path, env: dict[str, str] | None = None) -> int:
