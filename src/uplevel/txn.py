@@ -101,6 +101,10 @@ class CopyOf:
         self.source = source
         self.link = link
         self.how = ""
+        # As root (the usual way to run uplevel over a server's files), a copy keeps the
+        # owner of the original: a server running as its own user must be able to write
+        # its databases and index in the new home.
+        self.keep_owner = os.geteuid() == 0
 
 
 COPY_WORKERS = min(4, os.cpu_count() or 1)
@@ -662,6 +666,9 @@ def _copy_verified(path: str, planned: Entry, copy: CopyOf, staged: Path) -> Ent
                     _copy_fd(src, fd, before.st_size)
                     sha, size = "", 0
                 os.fchmod(fd, planned.mode)
+                if copy.keep_owner:
+                    with contextlib.suppress(PermissionError):
+                        os.fchown(fd, before.st_uid, before.st_gid)
             finally:
                 os.close(fd)
             if not sha:

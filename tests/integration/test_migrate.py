@@ -414,3 +414,20 @@ def test_into_an_unzipped_uplevel_pack(world: World, tmp_path: Path) -> None:
     merged = (new / CONF).read_text()
     assert 'hostname = "apim.acme.com"' in merged and "[apim.throttling]" in merged
     assert sha(new / WAR) == sha(world.trees[2] / WAR)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give files to another user")
+def test_copies_and_new_directories_keep_owner_and_mode(world: World, tmp_path: Path) -> None:
+    """The server runs as its own user: in NEW it must own its databases and tenants again."""
+    old = world.old_home(tmp_path)
+    new = world.new_home(tmp_path)
+    tenant = old / "repository/tenants/1"
+    for p in (tenant, old / TENANT, old / AM_DB):
+        os.lchown(p, 4321, 4321)
+    tenant.chmod(0o750)
+    migrate(old, new, "--repo", world.repo, check=0)
+    for rel in ("repository/tenants/1", TENANT, AM_DB):
+        st = os.lstat(new / rel)
+        assert (st.st_uid, st.st_gid) == (4321, 4321), rel
+    assert os.lstat(new / "repository/tenants/1").st_mode & 0o777 == 0o750
+    assert os.lstat(new / JAR).st_uid == 0  # an untouched owner stays the runner's

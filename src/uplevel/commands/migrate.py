@@ -30,6 +30,7 @@ from uplevel.home import Event, Home, State, now
 from uplevel.localchanges import _load_index, rebase_index  # the index is read-only here
 from uplevel.migrate_plan import Item, counts, differs, plan_migration
 from uplevel.model import Entry, Manifest
+from uplevel.paths import parents
 from uplevel.profile import Profile, profile_for
 from uplevel.scan import entry_from_stat, hash_many, walk
 from uplevel.session import open_home
@@ -660,6 +661,15 @@ def _carry(
             return [plan.helpers[c.path]]
         return plan.copies[c.path]  # type: ignore[return-value]  # staged by the transaction
 
+    # Directories migrate creates in NEW get the mode (and, as root, the owner) they have in OLD.
+    old_root = Path(head.old_home)
+    old_dirs: dict[str, os.stat_result] = {}
+    for c in plan.changes:
+        for d in parents(c.path):
+            if d not in old_dirs:
+                st = _lstat(old_root / d)
+                if st is not None and stat.S_ISDIR(st.st_mode):
+                    old_dirs[d] = st
     txn = Transaction.prepare(
         home,
         kind="migrate",
@@ -675,6 +685,7 @@ def _carry(
             "old_product": head.old_product,
             "old_level": head.old_level,
         },
+        dir_modes={d: stat.S_IMODE(st.st_mode) for d, st in old_dirs.items()},
         progress=progress,
     )
     links = {"copied": 0, "reflinked": 0, "hardlinked": 0}
@@ -688,6 +699,11 @@ def _carry(
             "never start the old server again (docs/migrate.md)"
         )
     txn.execute()
+    if os.geteuid() == 0:  # before the commit: a crash until then removes these directories
+        for d in txn.j.dirs_created:
+            if d in old_dirs:
+                with contextlib.suppress(OSError):
+                    os.lchown(home.root / d, old_dirs[d].st_uid, old_dirs[d].st_gid)
     n = counts(plan.items)
     detail = (
         f"from {head.old_home} ({head.old_product} level {head.old_level}): {n['copy']} copied, "
