@@ -236,19 +236,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 EXPLANATION = """\
-Where the time goes (profiled with cProfile on the 1× data set; the rows above give the
-same split): the `--dry-run` row is walking both homes, the H2 lock probes and planning
-(per-file Python work over ~8,000 files of OLD); the 1× `--link` run adds the whole
-transaction but no data (staging 4,710 links, the journal, 4,710 renames into place, two
-syncfs, the commit); copy mode adds copying, hashing and flushing the bytes, which alone
-costs about what `cp -a && sync` costs. The copy-mode target is missed by that fixed,
-per-file part: about 100-200 µs of Python and journaled renames per file, which `cp -a`
-does not have. Measured on a 2-core VM shared with other jobs (ext4 mounted with online
-discard): single runs of `cp -a` of this data vary from 0.4 s to 2.1 s (see the samples),
-so a ratio to `cp -a` that passes or fails in one run may not in the next. In quiet manual
-runs the same copy migrate took 2.1-2.6 s against 0.4-0.9 s for `cp -a` (about 2-5×) and
-1.4-1.8 s for `cp -a && sync` (about 1.4×): the copy-mode target is not met; `--link`
-stays flat (about 1.0 s at 263 MiB and at 1 GiB).
+Where the time goes, measured inside one quiet copy-mode run on the 1× data set (1.10 s in
+all): walking both homes 0.16 s, planning 0.20 s (per-file Python work over ~8,400 files of
+OLD, the product's files proven unchanged by OLD's stat index without being read), staging
+0.59 s (copying and hashing 263 MiB in 4,710 files, then one syncfs of 0.14 s), renames
+into place 0.10 s, journal and commit 0.05 s. So copying, hashing and flushing the bytes
+costs about what `cp -a && sync` costs; the rest (about 0.5 s here) is per-file work that
+`cp -a` does not have: the lock probes, the plan against the pristine manifest, the
+journal and one rename per file. On this 2-core VM shared with other jobs (ext4 mounted
+with online discard), single runs of the very same command vary by 3× or more (migrate
+1.1-3.1 s, `cp -a` 0.4-2.7 s: see the samples), so a ratio that passes in one run may fail
+in the next; the copy-mode target of 1.2× is not reliably met. `--link` stays flat: its
+time follows the number of files, not their bytes.
 
 What the ratios mean. `cp -a` copies without reading anything back and leaves its data in
 the page cache, not on disk. uplevel migrate, in copy mode, (1) walks OLD and NEW and
