@@ -309,9 +309,12 @@ def status(ctx: click.Context, home: Path, as_json: bool) -> None:
         click.echo(f"{r.product} at level {r.level} ({r.channel} channel) — {r.home}")
         if r.pending:
             p = r.pending
-            click.echo(
-                f"update to level {p.get('to_level')} STOPPED on {len(p['conflicts'])} conflict(s):"
+            what = (
+                "migration into this home"
+                if p.get("kind") == "migrate"
+                else f"update to level {p.get('to_level')}"
             )
+            click.echo(f"{what} STOPPED on {len(p['conflicts'])} conflict(s):")
             for c in p["conflicts"]:
                 click.echo(f"  conflict  {c['path']}: {c['reason']}")
                 for st in c.get("settings", []):

@@ -112,6 +112,7 @@ def _pending(home: Home, state: State) -> dict[str, Any] | None:
         return {"transaction": state.pending, "conflicts": []}
     return {
         "transaction": txn.j.id,
+        "kind": txn.j.kind,
         "from_level": txn.j.from_level,
         "to_level": txn.j.to_level,
         "conflicts": txn.j.conflicts,
