@@ -59,27 +59,16 @@ class LocalRepository:
             )
         config = RepoConfig.load(self.layout.config)
         self.targets = TufMetadata(self.layout, config, load_keys(self.layout, config, None))
-        self._signed = self.targets.targets().signed.targets
+        self._targets = self.targets.targets().signed
+        self._signed = self._targets.targets
 
     def levels(self, product: str, channel: str) -> list[int]:
         return channel_levels(self._signed, product, channel)
 
     def _target(self, name: str) -> bytes:
-        from uplevel.repo.tufapi import LengthOrHashMismatchError
+        from uplevel.repo.metadata import read_published
 
-        info = self._signed.get(name)
-        if info is None:
-            raise HomeError(f"{self.label}: {name} is not published")
-        disk = self.layout.target_file(name, info.hashes["sha256"])
-        try:
-            data = disk.read_bytes()
-            info.verify_length_and_hashes(data)
-        except (FileNotFoundError, LengthOrHashMismatchError) as exc:
-            raise HomeError(
-                f"{disk}: missing or not what the targets metadata signs ({exc})",
-                hint="the repository is damaged",
-            ) from exc
-        return data
+        return read_published(self.layout, self._targets, name, self.label)
 
     def level_manifest(self, product: str, channel: str, level: int) -> LevelManifest:
         return read_level_manifest(self._target, product, channel, level)

@@ -142,21 +142,9 @@ class RepoSource:
         return channel_levels(self.targets.signed.targets, product, channel)
 
     def _get(self, name: str) -> bytes:
-        from uplevel.repo.tufapi import LengthOrHashMismatchError
+        from uplevel.repo.metadata import read_published
 
-        info = self.targets.signed.targets.get(name)
-        if info is None:
-            raise HomeError(f"{self.origin}: the targets metadata names no {name}")
-        disk = self.layout.target_file(name, info.hashes["sha256"])
-        try:
-            data = disk.read_bytes()
-            info.verify_length_and_hashes(data)
-        except (FileNotFoundError, LengthOrHashMismatchError) as exc:
-            raise BundleError(
-                f"{disk}: missing or not what the targets metadata signs ({exc})",
-                hint="the repository is damaged; restore targets/ from a backup",
-            ) from exc
-        return data
+        return read_published(self.layout, self.targets.signed, name, self.origin)
 
     def level_manifest(self, product: str, channel: str, level: int) -> LevelManifest:
         return read_level_manifest(self._get, product, channel, level)

@@ -25,6 +25,7 @@ from uplevel.repo.layout import RepoLayout
 from uplevel.repo.lock import repo_lock
 from uplevel.repo.tufapi import (
     DeserializationError,
+    LengthOrHashMismatchError,
     Metadata,
     MetaFile,
     Root,
@@ -212,3 +213,21 @@ def refresh_timestamp(repo_dir: Path, *, if_less_than_half_left: bool) -> int | 
         if fresh():  # a publisher signed a new timestamp meanwhile
             return None
         return tuf.publish(root=tuf.root().signed, start="timestamp")["timestamp"]
+
+
+def read_published(layout: RepoLayout, targets: Targets, name: str, where: str) -> bytes:
+    """A published target document's bytes from the repository directory, checked against
+    the length and sha256 the signed targets metadata gives it (HomeError otherwise)."""
+    info = targets.targets.get(name)
+    if info is None:
+        raise HomeError(f"{where}: {name} is not published")
+    disk = layout.target_file(name, info.hashes["sha256"])
+    try:
+        data = disk.read_bytes()
+        info.verify_length_and_hashes(data)
+    except (FileNotFoundError, LengthOrHashMismatchError) as exc:
+        raise HomeError(
+            f"{disk}: missing or not what the targets metadata signs ({exc})",
+            hint="the repository is damaged; restore targets/ from a backup",
+        ) from exc
+    return data

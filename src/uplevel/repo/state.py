@@ -36,8 +36,8 @@ from uplevel.repo.documents import (
 from uplevel.repo.keys import KeyStore
 from uplevel.repo.layout import RepoLayout
 from uplevel.repo.lock import repo_lock
-from uplevel.repo.metadata import TufMetadata
-from uplevel.repo.tufapi import LengthOrHashMismatchError, Metadata, TargetFile, Targets
+from uplevel.repo.metadata import TufMetadata, read_published
+from uplevel.repo.tufapi import Metadata, TargetFile, Targets
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,17 +96,7 @@ class OpenRepo:
 
     def read_target(self, path: str) -> bytes:
         """A published target document's bytes, checked against the signed targets metadata."""
-        info = self.targets_md.signed.targets[path]
-        disk = self.layout.target_file(path, info.hashes["sha256"])
-        try:
-            data = disk.read_bytes()
-            info.verify_length_and_hashes(data)
-        except (FileNotFoundError, LengthOrHashMismatchError) as exc:
-            raise HomeError(
-                f"{disk}: missing or not what the targets metadata signs ({exc})",
-                hint="the repository is damaged; restore targets/ from a backup",
-            ) from exc
-        return data
+        return read_published(self.layout, self.targets_md.signed, path, str(self.layout.root))
 
     def pristine(self, product: str, channel: str) -> LevelManifest | None:
         """The newest level's manifest.json of a channel, or None if the channel has none."""
