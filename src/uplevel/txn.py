@@ -236,7 +236,13 @@ class Transaction:
             fsio.mkdir(txn.dir / "stage", 0o700)
             fsio.mkdir(txn.dir / "backup", 0o700)
             txn._stage_and_plan_ops(
-                changes, content, target_dirs, dir_modes or {}, prefix="", progress=progress
+                changes,
+                content,
+                target_dirs,
+                dir_modes or {},
+                prefix="",
+                progress=progress,
+                trees=True,
             )
             for i, (sha, chunks) in enumerate((keep or {}).items()):
                 slot = f"keep{i}"
@@ -295,14 +301,47 @@ class Transaction:
         *,
         prefix: str,
         progress: Callable[[int], None] | None = None,
+        trees: bool = False,
     ) -> None:
         """Stage new contents and write the steps: old entries out, parents in, new entries in,
-        then directories the change leaves empty."""
+        then directories the change leaves empty.
+
+        With `trees`, a directory missing from the home whose whole content is new (its
+        parent exists) is staged as one tree, stage/t<k>, and moved into place by ONE
+        rename step instead of a mkdir per directory and a rename per file: thousands of
+        carried runtime files (tenants, an index) then cost one step. Whether it ran reads
+        off the disk like any rename (stage/t<k> is gone), and undoing it renames it back."""
         root = self.home.root
         ops = self.j.ops
         installs: list[list[Any]] = []
         removed: set[str] = set()  # paths this change empties out of the home
         copies: list[tuple[int, CopyOf, Path]] = []
+        tree_of = self._tree_roots(changes) if trees else {}
+        tree_slot: dict[str, str] = {}  # tree root (a path of the home) -> stage slot
+        tree_dirs: list[str] = []  # directories of the home created inside staged trees
+        made: set[str] = set()  # the same, as a set
+        modes = {
+            **dir_modes,
+            **{c.path: c.after.mode for c in changes if c.after and c.after.kind == "dir"},
+        }
+
+        def in_stage(path: str, top: str) -> Path:
+            """Where `path` (under the tree root `top`) is staged; its directories made."""
+            if top not in tree_slot:
+                tree_slot[top] = f"{prefix}t{len(tree_slot)}"
+                fsio.mkdir(self.dir / "stage" / tree_slot[top], modes.get(top, 0o755))
+                tree_dirs.append(top)
+                installs.append(["rename", f"T/stage/{tree_slot[top]}", f"H/{top}"])
+            base = self.dir / "stage" / tree_slot[top]
+            rel = path[len(top) + 1 :]
+            for d in parents(rel):
+                full = f"{top}/{d}"
+                if full not in made:
+                    made.add(full)
+                    fsio.mkdir(base / d, modes.get(full, 0o755))
+                    tree_dirs.append(full)
+            return base / rel
+
         for i, c in enumerate(changes):
             slot = f"{prefix}{i}"
             if c.before is not None:
@@ -323,10 +362,17 @@ class Transaction:
                         self.j.backups[slot] = c.before.sha256
             if c.after is None:
                 continue
+            top = tree_of.get(c.path)
             if c.after.kind == "dir":
-                installs.append(["mkdir", f"H/{c.path}", c.after.mode])
+                if top is None:
+                    installs.append(["mkdir", f"H/{c.path}", c.after.mode])
+                elif c.path not in made:  # else made already, as a parent (same mode)
+                    staged_dir = in_stage(c.path, top)
+                    made.add(c.path)
+                    fsio.mkdir(staged_dir, c.after.mode)
+                    tree_dirs.append(c.path)
                 continue
-            staged = self.dir / "stage" / slot
+            staged = self.dir / "stage" / slot if top is None else in_stage(c.path, top)
             if c.after.kind == "symlink":
                 fsio.symlink(c.after.target, staged)
             else:
@@ -337,16 +383,26 @@ class Transaction:
                     self._stage_file(c, chunks, staged)
                     if progress:
                         progress(c.after.size)
-            installs.append(["rename", f"T/stage/{slot}", f"H/{c.path}"])
+            if top is None:
+                installs.append(["rename", f"T/stage/{slot}", f"H/{c.path}"])
         if copies:
             self._stage_copies(changes, copies, progress)
-        wanted = {d for c in changes if c.after is not None for d in parents(c.path)}
+        if copies or tree_slot:
+            # One flush for the staged copies and the trees' directories (thousands of
+            # fsyncs cost seconds); the journal is written after it.
+            syncfs(self.dir)
+        wanted = {
+            d
+            for c in changes
+            if c.after is not None and c.path not in tree_of
+            for d in parents(c.path)
+        }
         created = sorted(
             (d for d in wanted if not fsio.is_dir_nofollow(root / d)),
             key=lambda d: (d.count("/"), d),
         )
         ops.extend(["mkdir", f"H/{d}", dir_modes.get(d, 0o755)] for d in created)
-        self.j.dirs_created = created
+        self.j.dirs_created = sorted([*created, *tree_dirs], key=lambda d: (d.count("/"), d))
         ops.extend(installs)
         # Directories that the change leaves empty and the target tree does not list go too.
         added = {c.path for c in changes if c.after is not None}
@@ -363,6 +419,31 @@ class Transaction:
                 ops.append(["rmdir", f"H/{d}", mode])
                 self.j.dirs_removed[d] = mode
                 gone.add(d)
+
+    def _tree_roots(self, changes: list[Change]) -> dict[str, str]:
+        """Path of each change that can be staged in a tree → its tree root: the outermost
+        directory above it that the home lacks (nothing is there at all) while its parent
+        is a directory. Only additions (a missing directory holds nothing to replace), and
+        never a root that is itself a change's path."""
+        root = self.home.root
+        absent: dict[str, bool] = {}
+
+        def missing(d: str) -> bool:
+            if d not in absent:
+                absent[d] = not os.path.lexists(root / d)
+            return absent[d]
+
+        paths = {c.path for c in changes}
+        out: dict[str, str] = {}
+        for c in changes:
+            if c.before is not None or c.after is None:
+                continue
+            for d in parents(c.path):
+                if missing(d):
+                    if d not in paths:
+                        out[c.path] = d
+                    break
+        return out
 
     def _stage_copies(
         self,
@@ -397,7 +478,6 @@ class Transaction:
                 ]
         for i, entry in done:
             changes[i] = replace(changes[i], after=entry)
-        syncfs(self.dir)
 
     @staticmethod
     def _stage_file(c: Change, chunks: Iterable[bytes], staged: Path) -> None:

@@ -229,12 +229,15 @@ def test_conflicts_stop_then_abort_restores_new_exactly(world: World, tmp_path: 
     conflicting(old)
     new = world.new_home(tmp_path)
     before = snapshot(new)
+    assert not (new / TENANT).parent.exists()
     migrate(old, new, "--repo", world.repo, check=3)
     assert snapshot(new) != before
+    assert (new / TENANT).read_bytes() == (old / TENANT).read_bytes()  # moved in as a tree
     (new / (CONF + ".final")).write_text("kept by abort\n")
     r = run_cli("abort", "--home", new, "--json", check=0).json["result"]
     assert r["status"] == "aborted" and r["kept_in_store"] == [CONF + ".final"]
     assert snapshot(new) == before
+    assert not (new / TENANT).parent.exists() and not (new / "repository/tenants/1").exists()
     # Migrating again after a fix works.
     (old / TRUSTSTORE).write_bytes((world.trees[0] / TRUSTSTORE).read_bytes())
     conf = old / CONF

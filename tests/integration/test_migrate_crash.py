@@ -9,7 +9,9 @@ old or the new state, with its level, pending conflicts and backups to match. A 
 rolled back is then migrated again and must reach the new state. OLD never changes.
 
 Three migrations: one that copies, carries and merges; one that stops on conflicts; one
-with --link (hardlinks on ext4, reflinks where the file system has them).
+with --link (hardlinks on ext4, reflinks where the file system has them). Each moves
+directories NEW lacks into place as whole staged trees (one rename step each), so the
+crash points include "staged, not yet renamed" and "just renamed".
 """
 
 from __future__ import annotations
@@ -74,7 +76,13 @@ def test_crash_at_every_step_of_migrate_leaves_new_old_or_migrated(
     reference = copy_home(template, tmp_path / "reference")
     log = tmp_path / "steps.log"
     assert run(reference, {"UPLEVEL_STEP_LOG": str(log)}) == exit_code
-    steps = len(log.read_text().splitlines())
+    lines = log.read_text().splitlines()
+    steps = len(lines)
+    # Directories NEW lacks (the tenants, the solr index) are staged whole and moved in by
+    # one rename each: the loop below crashes before that step and just after it.
+    trees = [n for n, line in enumerate(lines, 1) if "/txn/stage/t" in line and " -> " in line]
+    assert trees, "no directory tree was moved into NEW in one step"
+    assert any(f"/txn/stage/t0 -> {reference}/" in lines[n - 1] for n in trees), lines
     after = outcome_of(reference)
     assert after.snap != before.snap and after.pending == conflicts
     failures: list[str] = []
