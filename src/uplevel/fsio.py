@@ -113,7 +113,7 @@ def symlink(target: str, path: Path) -> None:
     os.symlink(target, path)
 
 
-def rename(src: Path, dst: Path) -> None:
+def rename(src: Path | str, dst: Path | str) -> None:
     """rename(2); refuses to replace an existing dst so that every step can be undone."""
     step(f"rename {src} -> {dst}")
     if os.path.lexists(dst):
@@ -127,14 +127,14 @@ def replace(src: Path, dst: Path) -> None:
     os.replace(src, dst)
 
 
-def mkdir(path: Path, mode: int = 0o755) -> None:
+def mkdir(path: Path | str, mode: int = 0o755) -> None:
     step(f"mkdir {path}")
     with _space_errors(f"creating {path}"):
         os.mkdir(path, mode)
     os.chmod(path, mode)
 
 
-def rmdir(path: Path) -> None:
+def rmdir(path: Path | str) -> None:
     step(f"rmdir {path}")
     os.rmdir(path)
 

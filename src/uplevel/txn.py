@@ -184,6 +184,10 @@ class Transaction:
         base = self.home.root if ref[0] == "H" else self.dir
         return base / ref[2:]
 
+    def _abs_str(self, ref: str) -> str:
+        """_abs as a string (thousands of steps: pathlib's parsing is the cost)."""
+        return f"{self.home.root if ref[0] == 'H' else self.dir}/{ref[2:]}"
+
     def save(self) -> None:
         fsio.write_durable(self.journal_path, self.j.to_bytes())
 
@@ -320,6 +324,7 @@ class Transaction:
         tree_slot: dict[str, str] = {}  # tree root (a path of the home) -> stage slot
         tree_dirs: list[str] = []  # directories of the home created inside staged trees
         made: set[str] = set()  # the same, as a set
+        stage = self.dir / "stage"
         modes = {
             **dir_modes,
             **{c.path: c.after.mode for c in changes if c.after and c.after.kind == "dir"},
@@ -372,7 +377,7 @@ class Transaction:
                     fsio.mkdir(staged_dir, c.after.mode)
                     tree_dirs.append(c.path)
                 continue
-            staged = self.dir / "stage" / slot if top is None else in_stage(c.path, top)
+            staged = stage / slot if top is None else in_stage(c.path, top)
             if c.after.kind == "symlink":
                 fsio.symlink(c.after.target, staged)
             else:
@@ -535,20 +540,20 @@ class Transaction:
     def _do(self, op: list[Any]) -> None:
         kind = op[0]
         if kind == "rename":
-            fsio.rename(self._abs(op[1]), self._abs(op[2]))
+            fsio.rename(self._abs_str(op[1]), self._abs_str(op[2]))
         elif kind == "mkdir":
-            fsio.mkdir(self._abs(op[1]), op[2])
+            fsio.mkdir(self._abs_str(op[1]), op[2])
         elif kind == "rmdir":
-            fsio.rmdir(self._abs(op[1]))
+            fsio.rmdir(self._abs_str(op[1]))
         else:
             raise HomeError(f"journal: unknown step {kind!r}")
 
     def _done(self, op: list[Any]) -> bool:
         if op[0] == "rename":
-            return not os.path.lexists(self._abs(op[1]))
+            return not os.path.lexists(self._abs_str(op[1]))
         if op[0] == "mkdir":
-            return os.path.lexists(self._abs(op[1]))
-        return not os.path.lexists(self._abs(op[1]))  # rmdir
+            return os.path.lexists(self._abs_str(op[1]))
+        return not os.path.lexists(self._abs_str(op[1]))  # rmdir
 
     def _undo(self, op: list[Any]) -> None:
         if op[0] == "rename":
@@ -563,7 +568,7 @@ class Transaction:
         if len(parents) > MANY_DIRS:
             syncfs(self.home.root)  # one flush instead of thousands of directory fsyncs
             return
-        dirs = {self._abs(ref).parent for op in ops for ref in op[1:] if isinstance(ref, str)}
+        dirs = {self._abs(ref) for ref in parents}  # "H/a/x" → home/a; "H/x" → home
         for d in sorted(dirs):
             if d.is_dir():
                 fsio.fsync_dir(d)
@@ -735,7 +740,7 @@ def _copy_verified(path: str, planned: Entry, copy: CopyOf, staged: Path) -> Ent
             fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
                 if before.st_size < SMALL_COPY:
-                    data = _read_all(src)
+                    data = _read_all(src, before.st_size)
                     view = memoryview(data)
                     while view:
                         view = view[os.write(fd, view) :]
@@ -768,8 +773,14 @@ def _copy_verified(path: str, planned: Entry, copy: CopyOf, staged: Path) -> Ent
     return Entry(kind="file", mode=planned.mode, size=size, sha256=sha)
 
 
-def _read_all(fd: int) -> bytes:
-    parts = []
+def _read_all(fd: int, size: int) -> bytes:
+    """The whole file, `size` bytes as fstat said: one read(2) asking for one byte more
+    returns it all and proves the end (a short read of a regular file is its end; a file
+    that shrank or grew meanwhile then fails the caller's size and mtime checks)."""
+    first = os.read(fd, size + 1)
+    if len(first) <= size:
+        return first
+    parts = [first]
     while chunk := os.read(fd, SMALL_COPY):
         parts.append(chunk)
     return b"".join(parts)

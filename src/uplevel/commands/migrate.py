@@ -144,7 +144,7 @@ def _hash(root: Path, paths: Iterable[str]) -> dict[str, str]:
     return dict(zip(todo, hash_many(root / p for p in todo), strict=True))
 
 
-def _lstat(path: Path) -> os.stat_result | None:
+def _lstat(path: Path | str) -> os.stat_result | None:
     try:
         return os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -556,7 +556,7 @@ def _plan(
     changed = [p for p, e in old_entries.items() if differs(e, base.get(p))]
     # NEW's files at those paths, all hashed (a change backs them up under their hash);
     # OLD's file hashed too where it could equal NEW's.
-    new_st = {p: _lstat(b / p) for p in changed}
+    new_st = {p: _lstat(f"{b}/{p}") for p in changed}
     new_todo, old_todo = [], []
     for p, s in new_st.items():
         if s is None:
