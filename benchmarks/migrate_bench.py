@@ -236,18 +236,29 @@ def main(argv: list[str] | None = None) -> int:
 
 
 EXPLANATION = """\
-Where the time goes, measured inside one quiet copy-mode run on the 1× data set (1.10 s in
-all): walking both homes 0.16 s, planning 0.20 s (per-file Python work over ~8,400 files of
-OLD, the product's files proven unchanged by OLD's stat index without being read), staging
-0.59 s (copying and hashing 263 MiB in 4,710 files, then one syncfs of 0.14 s), renames
-into place 0.10 s, journal and commit 0.05 s. So copying, hashing and flushing the bytes
-costs about what `cp -a && sync` costs; the rest (about 0.5 s here) is per-file work that
-`cp -a` does not have: the lock probes, the plan against the pristine manifest, the
-journal and one rename per file. On this 2-core VM shared with other jobs (ext4 mounted
-with online discard), single runs of the very same command vary by 3× or more (migrate
-1.1-3.1 s, `cp -a` 0.4-2.7 s: see the samples), so a ratio that passes in one run may fail
-in the next; the copy-mode target of 1.2× is not reliably met. `--link` stays flat: its
-time follows the number of files, not their bytes.
+Where the time goes, measured inside quiet copy-mode runs on the 1× data set (1.09-1.19 s
+in all, in-process): walking both homes 0.06-0.09 s, planning 0.18-0.21 s (per-file Python
+work over ~8,400 files of OLD, the product's files proven unchanged by OLD's stat index
+without being read), staging 0.38 s (copying and hashing 263 MiB in 4,710 files on two
+threads) plus one syncfs of 0.14-0.15 s, the rest of staging (trees, journal) 0.1 s, the
+steps 0.03-0.06 s, commit 0.03 s; about 0.1 s more is interpreter start-up. Directories NEW
+lacks altogether (here the 41 tenants, 1,681 files) are staged as whole trees and moved in
+by one rename step each, so the steps went from ~4,960 (a mkdir per directory, a rename per
+file) to ~3,050 (the 3,000 synapse artifacts land in directories NEW already has: one
+rename each); that took the steps from 0.13-0.17 s to 0.03-0.06 s. An A/B run of the
+previous and this version, interleaved with `cp -a` (5 rounds, medians): 2.00 s → 1.77 s,
+ratio to `cp -a` 1.97 → 1.74, to `cp -a && sync` 1.39. What remains over `cp -a && sync` is
+per-file Python work `cp -a` does not have (the plan against the pristine manifest, the
+journal and record of every file, the hash of every byte) and interpreter start-up, about
+0.4-0.5 s in all, none of it one dominant cost; the byte copy itself issues the same system
+calls as `cp -a` (strace: open, copy or read/write, fchmod/fchown, close per file). On this
+2-core VM shared with other jobs (ext4 mounted with online discard), single runs of the
+very same command vary by 2-3× (see the samples), so a ratio that passes in one run may
+fail in the next; the copy-mode target of 1.2× is not met: at quiet moments `cp -a` takes
+0.3-0.45 s, and 1.2× of that leaves no room for the ~0.5 s of per-file work and start-up
+above, let alone the hashing. `--link` follows the number of files, not their bytes; its
+4×/1× ratio is within this machine's noise and can cross 1.25 in one run (A/B on the 1×
+data, 5 rounds: 1.14 s before the tree steps, 0.95 s after).
 
 What the ratios mean. `cp -a` copies without reading anything back and leaves its data in
 the page cache, not on disk. uplevel migrate, in copy mode, (1) walks OLD and NEW and
@@ -257,7 +268,7 @@ files), (3) copies each runtime file into NEW's staging area and hashes it (smal
 through one buffer, large ones with copy_file_range and a read-back of the staged copy; a
 few threads), re-checks that OLD's file did not change meanwhile, (4) makes all
 staged files durable with one syncfs(2) and writes its journal, then (5) renames them into
-place and commits. Step (4) is the part `cp -a` does not do at all: the `cp -a && sync` row
+place (a directory NEW lacks as one tree) and commits. Step (4) is the part `cp -a` does not do at all: the `cp -a && sync` row
 is the like-for-like comparison for durability. With `--link`, runtime files are reflinked
 (CoW file systems) or hardlinked instead of copied, and not read (no byte copied, nothing
 to verify), so its time depends on the number of files, not on their bytes.
