@@ -171,7 +171,7 @@ class Home:
         return State.from_dict(doc, str(self.state_file))
 
     def save_state(self, state: State) -> None:
-        fsio.write_durable(self.state_file, json.dumps(state.to_dict(), indent=1).encode() + b"\n")
+        fsio.write_durable(self.state_file, state_file_bytes(state))
 
     def profile(self, state: State) -> Profile:
         return profile_for(state.product)
@@ -182,13 +182,9 @@ class Home:
         return self.manifests / f"{digest}.json.zst"
 
     def save_manifest(self, manifest: Manifest) -> str:
-        import zstandard
-
         path = self.manifest_path(manifest.digest)
         if not path.exists():
-            fsio.write_durable(
-                path, zstandard.ZstdCompressor(level=3).compress(manifest.to_json_bytes())
-            )
+            fsio.write_durable(path, manifest_file_bytes(manifest))
         return manifest.digest
 
     def load_manifest(self, digest: str) -> Manifest:
@@ -235,16 +231,16 @@ class Home:
             yield
 
 
-# --- the state of a home made elsewhere (uplevel pack) -----------------------------------------
+# --- the state files' bytes (also for a home made elsewhere: uplevel pack) ---------------------
 
 
 def state_file_bytes(state: State) -> bytes:
-    """`state.json` exactly as `Home.save_state` writes it."""
+    """`state.json`'s bytes, as `Home.save_state` writes them and a pack embeds them."""
     return json.dumps(state.to_dict(), indent=1).encode() + b"\n"
 
 
 def manifest_file_bytes(manifest: Manifest) -> bytes:
-    """`manifests/<digest>.json.zst` exactly as `Home.save_manifest` writes it (zstd is
+    """`manifests/<digest>.json.zst`'s bytes, as `Home.save_manifest` writes them (zstd is
     deterministic for one library version and level)."""
     import zstandard
 
