@@ -78,7 +78,8 @@ class _Index:
         return bool(known[1])
 
 
-def _load_index(home: Home, pristine: str) -> _Index | None:
+def load_index(home: Home, pristine: str) -> _Index | None:
+    """The home's stat index if it was written for `pristine` by this Python, else None."""
     try:
         header, written_ns, entries = marshal.loads(home.statcache.read_bytes())
         if header == (INDEX_SCHEMA, sys.implementation.cache_tag, pristine):
@@ -111,7 +112,7 @@ def compare(
             manifest = home.load_manifest(pristine_digest)
         return manifest
 
-    loaded = _load_index(home, pristine_digest) if use_index else None
+    loaded = load_index(home, pristine_digest) if use_index else None
     dirty = loaded is None
     if loaded is None:
         loaded = _Index(dict.fromkeys(pristine(), None), 0)  # every pristine path, unchecked
@@ -188,7 +189,7 @@ def rebase_index(
     the transaction did not touch (same bytes, same pristine entry), record the paths it
     `settled` (installed exactly as `new` has them), forget the rest. A cache: when there is
     nothing to carry over, it is simply rebuilt by the next status."""
-    index = _load_index(home, old_digest)
+    index = load_index(home, old_digest)
     if index is None:
         return
     entries = {p: None if p in touched else index.entries.get(p) for p in new}
@@ -205,7 +206,7 @@ def current_entries(home: Home, paths: list[str], pristine: Manifest) -> dict[st
     """The home's entry at each path; a path the index proves pristine is not read again."""
     from uplevel.scan import read_entry
 
-    index = _load_index(home, pristine.digest)
+    index = load_index(home, pristine.digest)
     out: dict[str, Entry | None] = {}
     for p in paths:
         if index is not None and index.entries.get(p) is not None:

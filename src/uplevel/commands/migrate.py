@@ -27,7 +27,7 @@ from uplevel.client.closest import closest_level
 from uplevel.errors import BusyError, HomeError, UplevelError, UsageError
 from uplevel.h2lock import LOCK_SUFFIX, holder, is_database
 from uplevel.home import Event, Home, State, now
-from uplevel.localchanges import _load_index, rebase_index  # the index is read-only here
+from uplevel.localchanges import load_index, rebase_index  # OLD's index: only read
 from uplevel.migrate_plan import Item, counts, differs, plan_migration
 from uplevel.model import Entry, Manifest
 from uplevel.paths import parents
@@ -543,7 +543,7 @@ def _plan(
     todo = [p for p, s in old_stats.items() if p not in hashes and _same_shape(s, base.get(p))]
     if old.level_from == "state":
         # An adopted OLD's stat index proves most of its pristine files unchanged unread.
-        index = _load_index(old_home, base.digest)
+        index = load_index(old_home, base.digest)
         if index is not None:
             for p in [p for p in todo if index.trusted(p, old_stats[p])]:
                 hashes[p] = base[p].sha256
