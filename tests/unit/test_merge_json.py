@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.corpus.scenarios import S11, S12, S15, ours_11_reindented, ours_12_same_key_added
+from tests.unit import tree_oracle
 from uplevel.merge import tree
 from uplevel.merge.json import _parse, merge_json
 from uplevel.merge.result import MergeResult, UnparsableInput
@@ -29,50 +30,11 @@ def value(data: bytes) -> Any:
     return _parse(data, "test")[1].value
 
 
-def leaves(v: Any, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
-    """Independent oracle: every non-mapping value by its key path (lists are leaves)."""
-    if isinstance(v, dict) and (v or not path):
-        out: dict[tuple[Any, ...], Any] = {}
-        for k, x in v.items():
-            out.update(leaves(x, (*path, k)))
-        return out
-    return {path: json.dumps(v, sort_keys=True)}
-
-
-def at(side: dict[tuple[Any, ...], Any], p: tuple[Any, ...]) -> Any:
-    """The setting at `p` on one side: a leaf, the leaves of a mapping under it, or None."""
-    if p in side:
-        return "map:[]" if side[p] == "{}" else side[p]
-    sub = sorted((q[len(p) :], v) for q, v in side.items() if q[: len(p)] == p)
-    return "map:" + repr(sub) if sub else None
-
-
-def is_container(v: str | None) -> bool:
-    return v is not None and v.startswith(("[", "map:"))
-
-
 def check_merge(
     base: bytes, ours: bytes, theirs: bytes, result: MergeResult
 ) -> set[tuple[Any, ...]]:
-    """Every one-sided change is in the merge; returns the leaf paths both sides changed."""
-    b, o, t, m = (leaves(value(x)) for x in (base, ours, theirs, result.merged))
-    both: set[tuple[Any, ...]] = set()
-    every = set(b) | set(o) | set(t)
-    for p in every:
-        if any(p[:n] in every for n in range(len(p))):
-            p = next(p[:n] for n in range(len(p)) if p[:n] in every)  # judge at the parent
-        bv, ov, tv, mv = at(b, p), at(o, p), at(t, p), at(m, p)
-        if all(v is None or is_container(v) for v in (bv, ov, tv)) and ov and tv:
-            continue  # containers on all sides: merged entry by entry, checked against tree
-        if ov == bv:
-            # (or a delete/change conflict on an enclosing mapping, which keeps ours)
-            assert mv == tv or (result.conflicts and mv == ov), p
-        elif tv in (bv, ov):
-            assert mv == ov, p
-        else:
-            both.add(p)
-            assert mv == ov, p  # the operator's value is kept on conflict
-    return both
+    """tree_oracle.check_merge with strict/commented JSON read by our own parser's value."""
+    return tree_oracle.check_merge(base, ours, theirs, result, value)
 
 
 # ------------------------------------------------------------------ corpus 11

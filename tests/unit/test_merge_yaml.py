@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from tests.corpus.scenarios import S13, S14, compose_14_ours, values_13_ours
+from tests.unit import tree_oracle
 from uplevel.merge import tree
 from uplevel.merge.result import MergeResult, UnparsableInput
 from uplevel.merge.yaml import merge_yaml
@@ -34,48 +35,11 @@ def load(data: bytes) -> Any:
     return YAML(typ="safe", pure=True).load(data)
 
 
-def leaves(v: Any, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
-    if isinstance(v, dict) and (v or not path):
-        out: dict[tuple[Any, ...], Any] = {}
-        for k, x in v.items():
-            out.update(leaves(x, (*path, k)))
-        return out
-    return {path: json.dumps(v, sort_keys=True, default=str)}
-
-
-def at(side: dict[tuple[Any, ...], Any], p: tuple[Any, ...]) -> Any:
-    """The setting at `p` on one side: a leaf, the leaves of a mapping under it, or None."""
-    if p in side:
-        return "map:[]" if side[p] == "{}" else side[p]
-    sub = sorted((q[len(p) :], v) for q, v in side.items() if q[: len(p)] == p)
-    return "map:" + repr(sub) if sub else None
-
-
-def is_container(v: str | None) -> bool:
-    return v is not None and v.startswith(("[", "map:"))
-
-
 def check_merge(
     base: bytes, ours: bytes, theirs: bytes, result: MergeResult
 ) -> set[tuple[Any, ...]]:
-    """Every one-sided change is in the merge; returns the paths both sides changed."""
-    b, o, t, m = (leaves(load(x)) for x in (base, ours, theirs, result.merged))
-    both: set[tuple[Any, ...]] = set()
-    every = set(b) | set(o) | set(t)
-    for p in every:
-        if any(p[:n] in every for n in range(len(p))):
-            p = next(p[:n] for n in range(len(p)) if p[:n] in every)
-        bv, ov, tv, mv = at(b, p), at(o, p), at(t, p), at(m, p)
-        if all(v is None or is_container(v) for v in (bv, ov, tv)) and ov and tv:
-            continue  # containers on all sides: merged entry by entry, checked against tree
-        if ov == bv:
-            assert mv == tv or (result.conflicts and mv == ov), p
-        elif tv in (bv, ov):
-            assert mv == ov, p
-        else:
-            both.add(p)
-            assert mv == ov, p
-    return both
+    """tree_oracle.check_merge with each side read by ruamel's safe loader."""
+    return tree_oracle.check_merge(base, ours, theirs, result, load)
 
 
 # ------------------------------------------------------------------ corpus 13 (Helm values)
