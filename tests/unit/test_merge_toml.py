@@ -131,10 +131,11 @@ def test_structural_edit_still_carries_upstream_comment_edits() -> None:
         result.merged
         == b"# intro\n[a]\nx=10\n#y = 2\n#w = 4\n#new = 1\n\n[b]\nz=30\n\n#[c]\n#v = 1\n"
     )
-    # a comment edit next to a line the operator rewrote is left out, the rest still lands
+    # a comment edit next to a line the operator rewrote lands too (issue 10: upstream comment
+    # lines are carried whatever the operator did to neighbouring keys)
     theirs2 = b"# intro\n[a]\n# about x\nx = 10\n#y = 2\n#old = 1\n\n[b]\nz = 3\n#end\n"
     merged = check(base, ours, theirs2, set()).merged
-    assert b"# about x" not in merged and merged.endswith(b"z=30\n#end\n")
+    assert merged == b"# intro\n[a]\n# about x\nx=10\n#y = 2\n#old = 1\n\n[b]\nz=30\n#end\n"
 
 
 def test_dotted_keys_and_super_tables_are_the_same_setting() -> None:

@@ -7,7 +7,7 @@ mix of LF/CRLF endings round-trips unchanged. Pure: no I/O, no global state.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 
 _SNIFF_BYTES = 8192
@@ -129,9 +129,26 @@ def _eol(*files: list[bytes]) -> bytes:
     return b"\n"
 
 
-def _stable(b: list[bytes], o: list[bytes], t: list[bytes]) -> Iterator[tuple[int, int, int, int]]:
+def _stable(
+    b: Sequence[Hashable], o: Sequence[Hashable], t: Sequence[Hashable]
+) -> Iterator[tuple[int, int, int, int]]:
     """Yield (base, ours, theirs, length) runs where all three agree, then an empty end marker."""
     return stable_runs(_matching_blocks(b, o), _matching_blocks(b, t), (len(b), len(o), len(t)))
+
+
+def diff3_regions(
+    b: Sequence[Hashable], o: Sequence[Hashable], t: Sequence[Hashable]
+) -> Iterator[tuple[bool, range, range, range]]:
+    """diff3 over any sequences of comparable items: (stable, base, ours, theirs) index
+    ranges in order; a stable region is equal on all three sides, the others lie between.
+    The TOML engine merges its sequences of settings and comment lines with this."""
+    ib = io = it = 0
+    for sb, so, st, n in _stable(b, o, t):
+        if (sb, so, st) != (ib, io, it):
+            yield False, range(ib, sb), range(io, so), range(it, st)
+        if n:
+            yield True, range(sb, sb + n), range(so, so + n), range(st, st + n)
+        ib, io, it = sb + n, so + n, st + n
 
 
 def stable_runs(
@@ -157,7 +174,7 @@ def stable_runs(
     yield (*lengths, 0)
 
 
-def _common_ends(a: Sequence[bytes], b: Sequence[bytes]) -> tuple[int, int]:
+def _common_ends(a: Sequence[Hashable], b: Sequence[Hashable]) -> tuple[int, int]:
     """Lengths of the common prefix and (non-overlapping) common suffix."""
     n = min(len(a), len(b))
     pre = 0
@@ -169,7 +186,7 @@ def _common_ends(a: Sequence[bytes], b: Sequence[bytes]) -> tuple[int, int]:
     return pre, suf
 
 
-def _matching_blocks(a: list[bytes], b: list[bytes]) -> list[_Block]:
+def _matching_blocks(a: Sequence[Hashable], b: Sequence[Hashable]) -> list[_Block]:
     """Ordered, non-overlapping runs of equal lines; common ends are trimmed first."""
     pre, suf = _common_ends(a, b)
     ma, mb = a[pre : len(a) - suf], b[pre : len(b) - suf]
@@ -184,7 +201,7 @@ def _matching_blocks(a: list[bytes], b: list[bytes]) -> list[_Block]:
     return blocks
 
 
-def _myers(a: Sequence[bytes], b: Sequence[bytes], max_d: int) -> list[_Block] | None:
+def _myers(a: Sequence[Hashable], b: Sequence[Hashable], max_d: int) -> list[_Block] | None:
     """Matching blocks of a shortest edit script (Myers 1986), or None past max_d edits.
 
     Fast when the sides mostly agree, where difflib goes quadratic on lines that

@@ -34,7 +34,8 @@ import datetime
 import difflib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import tomllib
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
 import tomlkit
@@ -42,7 +43,8 @@ from tomlkit.items import AoT, Comment, InlineTable, Item, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
 from uplevel.merge.result import MergeResult, SettingConflict, UnparsableInput
-from uplevel.merge.text import merge_text
+from uplevel.merge.text import diff3_regions, merge_text
+from uplevel.merge.toml_units import Unit, UnitsUnreadable, split_units
 
 FORMAT = "toml"
 
@@ -67,6 +69,23 @@ def merge_toml(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
         return MergeResult(merged=ours, conflicts=(), format=FORMAT)
     if ours == base:
         return MergeResult(merged=theirs, conflicts=(), format=FORMAT)
+    bom = ours.startswith(_BOM)
+    base, ours, theirs = (_strip_bom(x) for x in (base, ours, theirs))
+    result = _merge(base, ours, theirs)
+    if bom:
+        return MergeResult(merged=_BOM + result.merged, conflicts=result.conflicts, format=FORMAT)
+    return result
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _strip_bom(data: bytes) -> bytes:
+    """A UTF-8 byte order mark (an editor on Windows) is not TOML: set aside, put back on ours."""
+    return data[len(_BOM) :] if data.startswith(_BOM) else data
+
+
+def _merge(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
     docs = {
         side: _parse(data, side)
         for side, data in (("base", base), ("ours", ours), ("theirs", theirs))
@@ -75,28 +94,36 @@ def merge_toml(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
     rules = _choose_rules([b, o, t])
     fb, fo, ft = (_flatten(d, rules) for d in (b, o, t))
     target, source, conflicts = _merge_settings(fb, fo, ft)
+    _renamed_entries(fb, fo, ft, target, source, conflicts)
 
-    # Upstream with the operator's value wherever they conflict: the line merge of that
-    # carries upstream's comments and layout even when there are conflicts.
-    resolved = theirs
+    # 1. The line merge, when it is clean and reads as the merged settings. With conflicts,
+    # of upstream carrying the operator's value wherever they conflict.
+    resolved: bytes | None = theirs
     if conflicts:
         names = {c.path for c in conflicts}
         wanted = dict(ft)
-        for path in [p for p in {**fb, **fo, **ft} if render_path(p) in names]:
+        for path in [p for p in {**fb, **fo, **ft} if _under(render_path(p), names)]:
             wanted.pop(path, None)
             if path in fo:
                 wanted[path] = fo[path]
-        resolved, failed = _apply(t, o, ft, wanted, dict.fromkeys(wanted, "theirs"), rules)
-        resolved = theirs if failed else resolved
-    text = merge_text(base, ours, resolved)
-    if text.clean and _reads_as(text.merged, rules, target):
-        return MergeResult(merged=text.merged, conflicts=tuple(conflicts), format=FORMAT)
+        data, failed = _apply(t, o, ft, wanted, dict.fromkeys(wanted, "theirs"), rules)
+        resolved = None if failed else data
+    if resolved is not None:
+        text = merge_text(base, ours, resolved)
+        if text.clean and _reads_as(text.merged, rules, target):
+            return MergeResult(merged=text.merged, conflicts=tuple(conflicts), format=FORMAT)
 
+    # 2. The merge of units: settings matched by path, comment lines by text.
+    merged = _unit_merge(base, ours, theirs, rules, target, source)
+    if merged is not None:
+        return MergeResult(merged=merged, conflicts=tuple(conflicts), format=FORMAT)
+
+    # 3. Ours edited with tomlkit, then upstream's comment edits carried where they fit.
     merged, failed = _apply(o, t, fo, target, source, rules)
     merged = _carry_comment_edits(base, merged, theirs, rules)
     reported = {c.path for c in conflicts}
     for path in failed:
-        if render_path(path) in reported:
+        if _under(render_path(path), reported):
             continue
         conflicts.append(
             SettingConflict(
@@ -107,6 +134,207 @@ def merge_toml(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
             )
         )
     return MergeResult(merged=merged, conflicts=tuple(conflicts), format=FORMAT)
+
+
+def _under(path: str, names: set[str]) -> bool:
+    """`path` is one of `names` or inside one (an entry named by a conflict)."""
+    return path in names or any(path.startswith(n + ".") or path.startswith(n + "[") for n in names)
+
+
+# --- the merge of units -----------------------------------------------------------------
+
+
+def _unit_merge(
+    base: bytes,
+    ours: bytes,
+    theirs: bytes,
+    rules: _Rules,
+    target: dict[_Path, Any],
+    source: dict[_Path, str],
+) -> bytes | None:
+    """diff3 over the three files' units (toml_units), or None when no order of the
+    changed regions reads back as the merged settings.
+
+    Settings come once each, in the merged value's spelling (the side it comes from),
+    and only if they are in the merged settings. Headers and other lines follow diff3:
+    a line one side added is added, one it removed is removed; where both sides changed
+    the same region, both sides' lines are kept (never one dropped), ours first, or theirs
+    first if that is what reads back right.
+    """
+    try:
+        ub, uo, ut = (split_units(x, rules, _element_id) for x in (base, ours, theirs))
+    except (UnitsUnreadable, UnicodeDecodeError, _Mismatch, tomllib.TOMLDecodeError):
+        return None
+    o_at = {u.path: u for u in uo if u.kind == "setting"}
+    t_at = {u.path: u for u in ut if u.kind == "setting"}
+    regions = list(
+        diff3_regions([u.ident for u in ub], [u.ident for u in uo], [u.ident for u in ut])
+    )
+
+    def assemble(ours_first: bool) -> bytes:
+        out: list[bytes] = []
+        placed: set[Hashable] = set()
+        for stable, rb, ro, rt in regions:
+            cb, co, ct = [ub[i] for i in rb], [uo[i] for i in ro], [ut[i] for i in rt]
+            if stable:
+                order = co
+            elif [u.ident for u in co] == [u.ident for u in cb]:
+                order = ct + co
+            elif [u.ident for u in ct] == [u.ident for u in cb]:
+                order = co + ct
+            else:
+                order = co + ct if ours_first else ct + co
+            allowed: dict[Hashable, int] = {}
+            if not stable:
+                for units, sign in ((co, 1), (ct, 1), (cb, -1)):
+                    for u in units:
+                        allowed[u.ident] = allowed.get(u.ident, 0) + sign
+            for u in order:
+                if u.kind == "setting":
+                    if u.path in placed or u.path not in target:
+                        continue
+                    placed.add(u.path)
+                    out.append(_spelling(u.path, source[u.path], o_at, t_at) or u.text)
+                    continue
+                if not stable:
+                    if allowed.get(u.ident, 0) <= 0:
+                        continue
+                    allowed[u.ident] -= 1
+                if u.kind == "header":
+                    if u.ident in placed:
+                        continue
+                    placed.add(u.ident)
+                out.append(u.text)
+        for i, text in enumerate(out[:-1]):
+            if not text.endswith(b"\n"):
+                out[i] = text + b"\n"
+        return b"".join(out)
+
+    orders = (True, False) if any(not r[0] for r in regions) else (True,)
+    for ours_first in orders:
+        merged = assemble(ours_first)
+        if _reads_as(merged, rules, target):
+            return merged
+    return None
+
+
+def _spelling(path: _Path, side: str, o_at: dict[_Path, Unit], t_at: dict[_Path, Unit]) -> bytes:
+    """A setting's line(s): the side its value comes from; upstream's value in the operator's
+    spelling of the key (`x=1` stays `x=`) when the operator has the setting too."""
+    if side != "theirs" or path not in t_at:
+        return (o_at.get(path) or t_at[path]).text
+    if path not in o_at:
+        return t_at[path].text
+    try:
+        mine, new = tomlkit.parse(o_at[path].text.decode()), tomlkit.parse(t_at[path].text.decode())
+        node, other = mine, new
+        while True:
+            (key,) = node.keys()
+            if isinstance(node[key], Table) and not isinstance(node[key], InlineTable):
+                node, other = node[key], other[key]
+                continue
+            node[key] = other[key]
+            return mine.as_string().encode()
+    except Exception:  # a spelling tomlkit cannot edit: upstream's line as it is
+        return t_at[path].text
+
+
+# --- entries renamed -------------------------------------------------------------------
+
+
+def _elements(flat: dict[_Path, Any]) -> dict[_Path, dict[_Path, Any]]:
+    """Every identified array-of-tables element: its path → its settings (relative)."""
+    out: dict[_Path, dict[_Path, Any]] = {}
+    for path, value in flat.items():
+        for n, seg in enumerate(path):
+            if isinstance(seg, tuple) and seg[0] == "key":
+                out.setdefault(path[: n + 1], {})[path[n + 1 :]] = value
+    return out
+
+
+def _renames(
+    eb: dict[_Path, dict[_Path, Any]], ex: dict[_Path, dict[_Path, Any]]
+) -> dict[_Path, _Path]:
+    """Elements of base that one side renamed (its identifying key changed, the rest mostly
+    kept): base element path → that side's. Paired within the same array, best match first."""
+    gone = [p for p in eb if p not in ex]
+    new = [p for p in ex if p not in eb]
+    scored: list[tuple[float, _Path, _Path]] = []
+    for g in gone:
+        for n in new:
+            if g[:-1] != n[:-1]:
+                continue
+            a, c = _without_ids(g, eb[g]), _without_ids(n, ex[n])
+            if not a and not c:
+                alone = sum(1 for x in gone if x[:-1] == g[:-1]) == 1
+                score = 1.0 if alone and sum(1 for x in new if x[:-1] == n[:-1]) == 1 else 0.0
+            else:
+                same = sum(1 for k in a if k in c and _same(a[k], c[k]))
+                score = same / max(len(a), len(c))
+            if score >= 0.5:
+                scored.append((score, g, n))
+    pairs: dict[_Path, _Path] = {}
+    for _score, g, n in sorted(scored, key=lambda x: -x[0]):
+        if g not in pairs and n not in pairs.values():
+            pairs[g] = n
+    return pairs
+
+
+def _without_ids(element: _Path, settings: dict[_Path, Any]) -> dict[_Path, Any]:
+    seg = element[-1]
+    fields = {f for f, _ in seg[1]} if isinstance(seg[1], tuple) else set()
+    return {k: v for k, v in settings.items() if not (len(k) == 1 and k[0] in fields)}
+
+
+def _renamed_entries(
+    fb: dict[_Path, Any],
+    fo: dict[_Path, Any],
+    ft: dict[_Path, Any],
+    target: dict[_Path, Any],
+    source: dict[_Path, str],
+    conflicts: list[SettingConflict],
+) -> None:
+    """An entry one side renamed and the other side also changed (or renamed otherwise) is
+    one conflict naming the entry, and keeps the operator's version of it whole. A rename of
+    an entry the other side left alone needs nothing here: the settings merge already
+    removes the old entry and adds the new one, and the merge of units keeps its place."""
+    eb, eo, et = _elements(fb), _elements(fo), _elements(ft)
+    clashes: list[tuple[_Path, _Path, _Path]] = []  # (base path, ours' path, theirs' path)
+    ours_renames, theirs_renames = _renames(eb, eo), _renames(eb, et)
+    for g, n in theirs_renames.items():
+        mine = ours_renames.get(g, g)
+        if mine == g and g in eo and _same_maps(eo[g], eb[g]):
+            continue  # the operator left the entry alone: upstream's rename applies
+        if mine == n and _same_maps(eo.get(n, {}), et[n]):
+            continue  # both sides made the same rename
+        clashes.append((g, mine, n))
+    for g, n in ours_renames.items():
+        if g in theirs_renames:
+            continue
+        if g not in et or not _same_maps(et[g], eb[g]):
+            clashes.append((g, n, g))
+    for g, mine, theirs in clashes:
+        names = {render_path(p) for p in (g, mine, theirs)}
+        conflicts[:] = [c for c in conflicts if not _under(c.path, names)]
+        for path in [p for p in [*target, *fo] if any(p[: len(e)] == e for e in (g, mine, theirs))]:
+            target.pop(path, None)
+            source.pop(path, None)
+            if path in fo:
+                target[path], source[path] = fo[path], "ours"
+        conflicts.append(
+            SettingConflict(
+                path=render_path(g),
+                base=_entry_text(eb.get(g)),
+                ours=_entry_text(eo.get(mine)),
+                theirs=_entry_text(et.get(theirs)),
+            )
+        )
+
+
+def _entry_text(settings: dict[_Path, Any] | None) -> str | None:
+    if settings is None:
+        return None
+    return "{" + ", ".join(f"{render_path(k)} = {_literal(v)}" for k, v in settings.items()) + "}"
 
 
 def _is_comment(line: bytes) -> bool:
