@@ -128,7 +128,8 @@ def test_added_keys_go_where_upstream_put_them_with_their_comments() -> None:
     ours = b"a=1\n\nb=2\n"
     theirs = b"a = 1\n\n# new one\nn = 9\n\nb = 2\n"
     result = check(base, ours, theirs, set())
-    assert result.merged == b"a=1\n# new one\nn = 9\n\nb=2\n"
+    # upstream's blank line before the new block comes too (it used to be lost)
+    assert result.merged == b"a=1\n\n# new one\nn = 9\n\nb=2\n"
 
 
 def test_continuation_value_changes_are_one_setting() -> None:

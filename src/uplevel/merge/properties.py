@@ -8,13 +8,13 @@ sides changing one differently is a conflict.
 
 The parser keeps the exact bytes of every logical line (a key with its continuation lines, a
 comment, a blank line), so everything the merge does not touch stays byte-for-byte as it is
-in `ours`. When there is no setting-level conflict, the line merge (`merge_text`) is tried
-first and kept only if it is clean and reads back to exactly the setting-level result: it
-carries upstream's comments and layout (lines upstream commented out, blocks it added).
-Otherwise `ours` is edited key by key: changed values take upstream's line, deleted keys are
-removed (replaced by upstream's commented-out line when upstream commented the key out), and
-added keys go after the key that precedes them upstream, with the comment and blank lines
-upstream put right before them.
+in `ours`. The line merge (`merge_text`) is tried first and kept only if it is clean and reads
+back to exactly the setting-level result. Otherwise `ours` is edited line by line: changed
+values take upstream's line, deleted keys go, and upstream's comment and blank lines (added,
+removed, edited; a key it commented out or uncommented) are replayed at the place they have
+upstream, whatever the operator changed next to them, in clean and conflicted merges alike.
+A setting only one side touched is never a conflict; a conflict keeps only that setting at the
+operator's value. A UTF-8 BOM is no part of the first key; the result has one if `ours` has.
 
 Pure: bytes in, MergeResult out. The only inputs refused (UnparsableInput) are those Java
 refuses too (a malformed `\\uXXXX` escape) and binary data (a NUL byte).
@@ -35,6 +35,7 @@ FORMAT = "properties"
 _PHYSICAL = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)?")
 _EOL = re.compile(rb"\r\n|\r|\n")
 _WS = " \t\f"
+_BOM = b"\xef\xbb\xbf"
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
 
 
@@ -66,32 +67,38 @@ def merge_properties(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
         return MergeResult(merged=ours, conflicts=(), format=FORMAT)
     if ours == base:
         return MergeResult(merged=theirs, conflicts=(), format=FORMAT)
+    # A BOM (a file saved on Windows) is not part of the first key: strip it from every side,
+    # give the result the one ours has.
+    bom = _BOM if ours.startswith(_BOM) else b""
+    base, ours, theirs = _strip_bom(base), _strip_bom(ours), _strip_bom(theirs)
     b, o, t = _parse(base, "base"), _parse(ours, "ours"), _parse(theirs, "theirs")
     target, conflicts = _merge_settings(b.settings, o.settings, t.settings)
-    # Upstream with the operator's value wherever they conflict: the line merge of that
-    # carries upstream's comments and layout even when there are conflicts.
-    resolved = theirs
-    if conflicts:
-        wanted = dict(t.settings)
-        for c in conflicts:
-            wanted.pop(c.path, None)
-            if c.ours is not None:
-                wanted[c.path] = c.ours
-        resolved = _apply(b, t, o, wanted, theirs)
-    text = merge_text(base, ours, resolved)
-    if text.clean:
-        try:
-            if _parse(text.merged, "merged").settings == target:
-                return MergeResult(merged=text.merged, conflicts=tuple(conflicts), format=FORMAT)
-        except UnparsableInput:
-            pass
-    merged = _apply(b, o, t, target, ours)
-    return MergeResult(merged=merged, conflicts=tuple(conflicts), format=FORMAT)
+    # A clean line merge carries every line change of both sides; it is kept when it also
+    # reads back to the setting-level result (a moved or duplicated key can fool it).
+    text = merge_text(base, ours, theirs)
+    if text.clean and _reads_as(text.merged, target):
+        merged = text.merged
+    else:
+        merged = _apply(b, o, t, target, ours)
+        if not _reads_as(merged, target):  # never hand back a file that lost a setting
+            raise UnparsableInput("merged", "the edited file does not read back as merged")
+    return MergeResult(merged=bom + merged, conflicts=tuple(conflicts), format=FORMAT)
 
 
 def parse_properties(data: bytes) -> dict[str, str]:
     """The settings of a .properties file (key -> value, last occurrence wins)."""
-    return dict(_parse(data, "input").settings)
+    return dict(_parse(_strip_bom(data), "input").settings)
+
+
+def _strip_bom(data: bytes) -> bytes:
+    return data[len(_BOM) :] if data.startswith(_BOM) else data
+
+
+def _reads_as(data: bytes, settings: dict[str, str]) -> bool:
+    try:
+        return _parse(data, "merged").settings == settings
+    except UnparsableInput:
+        return False
 
 
 # --- setting-level merge ---------------------------------------------------------------
@@ -128,11 +135,20 @@ def _ordered_keys(*maps: dict[str, str]) -> list[str]:
 
 
 def _apply(b: _Doc, o: _Doc, t: _Doc, target: dict[str, str], ours: bytes) -> bytes:
-    """Edit ours' lines so that they read as `target`, borrowing upstream's lines."""
+    """Edit ours' lines so that they read as `target` and carry upstream's comment lines.
+
+    Lines are matched base↔ours and base↔theirs (a key line by its key, a comment or blank
+    line by its text). Upstream's edits are then replayed on ours: a changed value takes
+    upstream's line in place, a deleted key or comment line goes, and every line upstream
+    added (keys, comments, blank lines) goes after the nearest line before it upstream that
+    ours still has. A block that starts with a comment or blank line goes after the lines
+    the operator added at the same place, so it never splits them from what they follow.
+    """
     eol = _first_eol(ours) or _first_eol(b"".join(i.raw for i in t.items)) or b"\n"
+    bo = _match(b.items, o.items)  # base index -> ours index
+    tb = {j: i for i, j in _match(b.items, t.items).items()}  # theirs index -> base index
+    ours_old = set(bo.values())
     pieces: list[bytes | None] = [item.raw for item in o.items]  # None: removed
-    after: dict[int, list[bytes]] = {}  # ours index -> lines inserted after it (-1: at the top)
-    comment_outs: dict[str, bytes] | None = None  # read on first need
 
     # Keys whose value must change or go: the operator did not touch them, upstream did.
     for key, value in o.settings.items():
@@ -142,62 +158,88 @@ def _apply(b: _Doc, o: _Doc, t: _Doc, target: dict[str, str], ours: bytes) -> by
         for i, item in enumerate(o.items):
             if item.key == key and i != last:
                 pieces[i] = None
-        if key in target:
-            pieces[last] = _adopt(t.items[t.last_index(key)].raw, eol)
-        else:
-            if comment_outs is None:
-                comment_outs = _commented_out(t, o)
-            comment = comment_outs.get(key)
-            pieces[last] = None if comment is None else _adopt(comment, eol)
+        pieces[last] = _adopt(t.items[t.last_index(key)].raw, eol) if key in target else None
 
-    # Keys upstream added: after the key that precedes them upstream, with their lead-in.
-    new_in_theirs = _new_items(b, t)
-    anchor = -1
-    pending: list[bytes] = []  # comment/blank lines upstream added since its last key
-    for j, item in enumerate(t.items):
+    # Comment and blank lines of base that upstream removed (or edited: the new text is added).
+    removed_upstream = set(range(len(b.items))) - set(tb.values())
+    for bi in removed_upstream:
+        oi = bo.get(bi)
+        if oi is not None and o.items[oi].key is None:
+            pieces[oi] = None
+
+    # The same comment line added by both sides is added once.
+    both_added = _match_added(o, t, ours_old, set(tb))
+
+    def inserted(j: int, item: _Item) -> bool:
         if item.key is None:
-            pending = [*pending, item.raw] if j in new_in_theirs else []
-            continue
-        if item.key in target and item.key not in o.settings and j == t.last_index(item.key):
-            after.setdefault(anchor, []).extend(_adopt(r, eol) for r in [*pending, item.raw])
-        elif item.key in o.settings and item.key in target:
-            anchor = o.last_index(item.key)
-        pending = []
+            return j not in tb and j not in both_added
+        return item.key in target and item.key not in o.settings and j == t.last_index(item.key)
 
-    out: list[bytes] = [*after.get(-1, [])]
+    def in_ours(j: int, item: _Item) -> int | None:
+        if item.key is not None:
+            keep = item.key in o.settings and item.key in target
+            return o.last_index(item.key) if keep else None
+        oi = bo.get(tb[j]) if j in tb else both_added.get(j)
+        return oi if oi is not None and pieces[oi] is not None else None
+
+    early: dict[int, list[bytes]] = {}  # ours index -> upstream lines right after it (-1: top)
+    late: dict[int, list[bytes]] = {}  # the same, after the lines the operator added there
+    anchor, block = -1, None
+    for j, item in enumerate(t.items):
+        if inserted(j, item):
+            if block is None:
+                where = early if item.key is not None else late
+                block = where.setdefault(anchor, [])
+            block.append(_adopt(item.raw, eol))
+            continue
+        pos = in_ours(j, item)
+        if pos is not None:
+            anchor, block = pos, None
+    for i in sorted(late, reverse=True):
+        k = i
+        while k + 1 < len(pieces) and (k + 1 not in ours_old or pieces[k + 1] is None):
+            k += 1
+        if k != i:
+            early.setdefault(k, []).extend(late.pop(i))
+    for i, lines in late.items():
+        early.setdefault(i, []).extend(lines)
+
+    out: list[bytes] = [*early.get(-1, [])]
     for i, piece in enumerate(pieces):
         if piece is not None:
             out.append(piece)
-        out.extend(after.get(i, []))
+        out.extend(early.get(i, []))
     return _join(out, eol, keep_final_newline=ours.endswith((b"\n", b"\r")) or not ours)
 
 
-def _commented_out(t: _Doc, o: _Doc) -> dict[str, bytes]:
-    """Per key, upstream's first comment line that comments it out and that ours lacks."""
-    ours_lines = {item.raw for item in o.items}
-    found: dict[str, bytes] = {}
-    for item in t.items:
-        if item.key is None and item.raw not in ours_lines:
-            text = item.raw.lstrip(b" \t\f")
-            if text[:1] in (b"#", b"!"):
-                try:
-                    inner = _parse(text.lstrip(b"#! \t\f"), "comment").items
-                except UnparsableInput:
-                    continue
-                if len(inner) == 1 and inner[0].key is not None:
-                    found.setdefault(inner[0].key, item.raw)
-    return found
+def _signature(item: _Item) -> tuple[str, str | bytes]:
+    """What makes two lines the same line: a key line's key, a comment's text."""
+    if item.key is not None:
+        return ("key", item.key)
+    return ("line", item.raw.rstrip(b"\r\n"))
 
 
-def _new_items(b: _Doc, t: _Doc) -> set[int]:
-    """Indexes of theirs' items that are not matched to a base item by a line diff."""
+def _match(a: tuple[_Item, ...], b: tuple[_Item, ...]) -> dict[int, int]:
+    """Index in `a` -> index in `b` of the lines a line diff pairs up."""
     matcher = difflib.SequenceMatcher(
-        None, [i.raw for i in b.items], [i.raw for i in t.items], autojunk=False
+        None, [_signature(i) for i in a], [_signature(i) for i in b], autojunk=False
     )
-    old: set[int] = set()
-    for _, j, n in matcher.get_matching_blocks():
-        old.update(range(j, j + n))
-    return set(range(len(t.items))) - old
+    pairs: dict[int, int] = {}
+    for i, j, n in matcher.get_matching_blocks():
+        pairs.update(zip(range(i, i + n), range(j, j + n), strict=True))
+    return pairs
+
+
+def _match_added(o: _Doc, t: _Doc, ours_old: set[int], theirs_old: set[int]) -> dict[int, int]:
+    """Theirs index -> ours index of comment lines (not blank ones) that both sides added."""
+    ours_new = [i for i, x in enumerate(o.items) if i not in ours_old and _is_comment(x)]
+    theirs_new = [j for j, x in enumerate(t.items) if j not in theirs_old and _is_comment(x)]
+    pairs = _match(tuple(t.items[j] for j in theirs_new), tuple(o.items[i] for i in ours_new))
+    return {theirs_new[j]: ours_new[i] for j, i in pairs.items()}
+
+
+def _is_comment(item: _Item) -> bool:
+    return item.key is None and bool(item.raw.strip())
 
 
 def _join(pieces: list[bytes], eol: bytes, *, keep_final_newline: bool) -> bytes:
