@@ -480,7 +480,9 @@ def test_comment_edits_apply_when_untouched_and_never_conflict() -> None:
         [("<!-- carbon.xml -->", "<!-- ours -->"), ("<Offset>0", "<Offset>1")],
         [("<!-- carbon.xml -->", "<!-- theirs -->")],
     )
-    assert result.clean and result.merged == ours
+    # both edited the same comment: neither edit is dropped (issue 10), ours comes first
+    assert result.clean
+    assert result.merged == ours.replace(b"<!-- ours -->", b"<!-- ours -->\n<!-- theirs -->")
 
 
 def test_identity_by_name_survives_insertions_before() -> None:

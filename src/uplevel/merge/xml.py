@@ -23,6 +23,7 @@ comment alone (commented-out sample configuration is worth updating).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -45,8 +46,12 @@ _ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z_][\w.-]*);")
 _PREDEFINED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _INDENT = re.compile(rb"[ \t]*")
 
-# (tag, identity, ordinal); identity is None (positional), ("@", attr, value) or ("name", value)
-_Key = tuple[str, tuple[str, ...] | None, int]
+# (tag, identity, ordinal); identity is None (positional), ("@", attr, value) or ("name", value).
+# The ordinal counts base's twins (same tag and identity); a twin only one side has gets
+# "o1", "t2", ... so that it never takes the place of a base twin it does not match.
+_Ident = tuple[str, ...] | None
+_Key = tuple[str, _Ident, int | str]
+_SIMILAR = 0.5  # least similarity for a changed twin or a renamed entry to keep its identity
 
 
 class _Malformed(Exception):
@@ -220,8 +225,10 @@ def merge_xml(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
         side: _Doc(data, side)
         for side, data in (("base", base), ("ours", ours), ("theirs", theirs))
     }
-    if ours == base:
-        return MergeResult(merged=theirs, conflicts=(), format=FORMAT)
+    if ours == base:  # theirs, with the byte order mark as the operator's file has it
+        merged = theirs.removeprefix(_BOM)
+        merged = _BOM + merged if ours.startswith(_BOM) else merged
+        return MergeResult(merged=merged, conflicts=(), format=FORMAT)
     if theirs == base or ours == theirs:
         return MergeResult(merged=ours, conflicts=(), format=FORMAT)
     try:
@@ -353,7 +360,10 @@ class _Merger:
         bi = [] if pb is None else pb.children
         oi, ti = po.children, pt.children
         top = po.kind == "doc"  # one root: its tag is identity enough
-        bkeys, okeys, tkeys = _keys(bi, top), _keys(oi, top), _keys(ti, top)
+        bkeys = _keys(bi, top)
+        okeys, tkeys = _side_keys(bi, bkeys, oi, top, "o"), _side_keys(bi, bkeys, ti, top, "t")
+        _pair_added_twins(oi, okeys, ti, tkeys)
+        renamed = _renames(bi, bkeys, okeys, ti, tkeys)
         bmap, omap, tmap = _by_key(bi, bkeys), _by_key(oi, okeys), _by_key(ti, tkeys)
 
         def child_path(key: _Key) -> str:
@@ -371,7 +381,16 @@ class _Merger:
                 if _sem(te) != _sem(be):
                     self._conflict(child_path(key), self.b.raw_text(be), None, self.t.raw_text(te))
             elif oe is not None and te is not None:
-                self._element(be, oe, te, child_path(key))
+                if key in renamed and _sem(oe) != _sem(be):
+                    # upstream renamed an entry the operator changed: one conflict, ours kept
+                    self._conflict(
+                        child_path(key),
+                        self.b.raw_text(be),
+                        self.o.raw_text(oe),
+                        self.t.raw_text(te),
+                    )
+                else:
+                    self._element(be, oe, te, child_path(key))
         for key, te in tmap.items():
             oe = omap.get(key)
             if key not in bmap and oe is not None:
@@ -386,9 +405,19 @@ class _Merger:
             for i, item in enumerate(nb):
                 if item.kind == "e" or (oj := b2o.get(i)) is None:
                     continue
-                if _full(oi[oj]) != _full(item):
-                    continue  # the operator edited it: theirs' edit is formatting, keep ours
                 tj = b2t.get(i)
+                if _full(oi[oj]) != _full(item):
+                    # the operator edited it; a different upstream edit of the same comment
+                    # cannot be merged into it, and dropping either would lose documentation
+                    if (
+                        item.kind == "c"
+                        and tj is not None
+                        and _full(ti[tj]) not in (_full(item), _full(oi[oj]))
+                    ):
+                        ot, tt = oi[oj], ti[tj]
+                        raw = self.t.data[tt.lead : tt.end]
+                        self._edit(ot.end, ot.end, self._copy(raw, tt.start, ot.start))
+                    continue
                 if tj is None:
                     self._edit(oi[oj].lead, oi[oj].end, b"")
                 elif _full(ti[tj]) != _full(item):
@@ -506,6 +535,146 @@ def _keys(items: list[_Node], top: bool) -> list[_Key]:
     return keys
 
 
+def _side_keys(
+    bi: list[_Node], bkeys: list[_Key], xi: list[_Node], top: bool, side: str
+) -> list[_Key]:
+    """Keys of one side's items in base's key space: twins (same tag and identity) are
+    matched to base's by content, so an inserted or deleted twin shifts no other."""
+    keys = _keys(xi, top)
+    bgroups, xgroups = _groups(bi, bkeys), _groups(xi, keys)
+    for group, xs in xgroups.items():
+        bs = bgroups.get(group, [])
+        if len(bs) <= 1 and len(xs) <= 1:
+            continue  # one on each side (or fewer): the same setting, whatever changed
+        pairs = dict(_pair_twins([bi[i] for i in bs], [xi[j] for j in xs]))
+        new = 0
+        for n, j in enumerate(xs):
+            if n in pairs:
+                keys[j] = bkeys[bs[pairs[n]]]
+            else:
+                new += 1
+                keys[j] = (group[0], group[1], f"{side}{new}")
+    return keys
+
+
+def _groups(items: list[_Node], keys: list[_Key]) -> dict[tuple[str, _Ident], list[int]]:
+    out: dict[tuple[str, _Ident], list[int]] = {}
+    for i, (item, key) in enumerate(zip(items, keys, strict=True)):
+        if item.kind == "e":
+            out.setdefault((key[0], key[1]), []).append(i)
+    return out
+
+
+def _pair_twins(bs: list[_Node], xs: list[_Node]) -> list[tuple[int, int]]:
+    """(side index, base index) of the twins that are the same element: equal ones in order,
+    then in each changed run the same count by position, else the most similar."""
+    out: list[tuple[int, int]] = []
+    matcher = SequenceMatcher(None, [_sem(b) for b in bs], [_sem(x) for x in xs], autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            out.extend(zip(range(j1, j2), range(i1, i2), strict=True))
+        elif tag == "replace":
+            out.extend((j1 + j, i1 + i) for i, j in _most_similar(bs[i1:i2], xs[j1:j2]))
+    return out
+
+
+def _most_similar(bs: list[_Node], xs: list[_Node]) -> list[tuple[int, int]]:
+    """Order-preserving pairs (base, side) of greatest total similarity, each at least _SIMILAR."""
+    n, m = len(bs), len(xs)
+    if n * m > 40_000:  # a run this long is a rewrite: no pairing is better than a slow guess
+        return []
+    sim = [[_similarity(_features(b), _features(x)) for x in xs] for b in bs]
+    best = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            paired = sim[i][j] + best[i + 1][j + 1] if sim[i][j] >= _SIMILAR else -1.0
+            best[i][j] = max(best[i + 1][j], best[i][j + 1], paired)
+    pairs, i, j = [], 0, 0
+    while i < n and j < m:
+        if sim[i][j] >= _SIMILAR and best[i][j] == sim[i][j] + best[i + 1][j + 1]:
+            pairs.append((i, j))
+            i, j = i + 1, j + 1
+        elif best[i][j] == best[i + 1][j]:
+            i += 1
+        else:
+            j += 1
+    return pairs
+
+
+def _pair_added_twins(
+    oi: list[_Node], okeys: list[_Key], ti: list[_Node], tkeys: list[_Key]
+) -> None:
+    """A twin both sides added alike is one addition (theirs takes ours' key)."""
+    free = [j for j, k in enumerate(okeys) if isinstance(k[2], str)]
+    for j, key in enumerate(tkeys):
+        if not isinstance(key[2], str):
+            continue
+        for n, i in enumerate(free):
+            if okeys[i][:2] == key[:2] and _sem(oi[i]) == _sem(ti[j]):
+                tkeys[j] = okeys[i]
+                del free[n]
+                break
+
+
+def _renames(
+    bi: list[_Node], bkeys: list[_Key], okeys: list[_Key], ti: list[_Node], tkeys: list[_Key]
+) -> set[_Key]:
+    """Entries upstream renamed (identity changed, the rest alike): theirs takes base's key.
+
+    Returns the base keys so renamed. An identity ours also has, or one that base already
+    had, is no rename.
+    """
+    bset, oset, tset = set(bkeys), set(okeys), set(tkeys)
+    gone = [i for i, k in enumerate(bkeys) if bi[i].kind == "e" and k[1] and k not in tset]
+    new = [
+        j
+        for j, k in enumerate(tkeys)
+        if ti[j].kind == "e" and k[1] and k not in bset and k not in oset
+    ]
+    scored = []
+    for i in gone:
+        for j in new:
+            if _kind_of(bkeys[i]) != _kind_of(tkeys[j]):
+                continue
+            fb, ft = _features(bi[i], drop_identity=True), _features(ti[j], drop_identity=True)
+            if fb and ft and (score := _similarity(fb, ft)) >= _SIMILAR:
+                scored.append((-score, i, j))
+    renamed: set[_Key] = set()
+    used: set[int] = set()
+    for _, i, j in sorted(scored):
+        if bkeys[i] in renamed or j in used:
+            continue
+        renamed.add(bkeys[i])
+        used.add(j)
+        tkeys[j] = bkeys[i]
+    return renamed
+
+
+def _kind_of(key: _Key) -> tuple[str, _Ident]:
+    """The tag and identifying attribute (or child) of a key, without the identity's value."""
+    return key[0], None if key[1] is None else key[1][:-1]
+
+
+def _features(node: _Node, *, drop_identity: bool = False) -> Counter[Hashable]:
+    """What an element is made of, for similarity: attributes, value, child elements."""
+    ident = _identity(node) if drop_identity else None
+    out: Counter[Hashable] = Counter()
+    for a in node.attrs.values():
+        if not (ident and ident[0] == "@" and a.name == ident[1]):
+            out[("@", a.name, a.value)] += 1
+    if node.is_value:
+        out[("v", node.value)] += 1
+    for c in node.children:
+        if c.kind == "e" and not (ident and ident[0] == "name" and c.tag == "name"):
+            out[_sem(c)] += 1
+    return out
+
+
+def _similarity(a: Counter[Hashable], b: Counter[Hashable]) -> float:
+    total = sum(a.values()) + sum(b.values())
+    return 1.0 if not total else 2 * sum((a & b).values()) / total
+
+
 def _by_key(items: list[_Node], keys: list[_Key]) -> dict[_Key, _Node]:
     return {k: it for it, k in zip(items, keys, strict=True) if it.kind == "e"}
 
@@ -538,7 +707,7 @@ def _segment(key: _Key, multi: bool) -> str:
         value = ident[-1]
         q = '"' if "'" in value else "'"
         seg += f"[@{ident[1]}={q}{value}{q}]" if ident[0] == "@" else f"[name={q}{value}{q}]"
-    if n > 1 or multi:
+    if isinstance(n, str) or n > 1 or multi:
         seg += f"[{n}]"
     return seg
 
