@@ -36,6 +36,8 @@ from uplevel.merge.properties import parse_properties
 
 CORPUS = Path(__file__).resolve().parent
 Side = Literal["ours", "theirs"]
+Kind = Literal["value", "comment", "layout"]
+KINDS: tuple[Kind, ...] = ("value", "comment", "layout")
 
 
 class _Marker:
@@ -193,8 +195,14 @@ def _canon(value: Any) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class Fact:
+    """One change of one side. `kind` says what the benchmark counts it as: a *value* (a
+    setting, or a line of a template that is configuration), a *comment* (comment lines
+    added, removed or edited, commented-out settings included) or *layout* (the operator's
+    formatting of lines whose settings did not change)."""
+
     side: Side
     conflict: str | None = None  # the expected conflict this change is part of
+    kind: Kind = "value"
 
     def holds(self, reading: Reading) -> bool:
         raise NotImplementedError
@@ -256,11 +264,27 @@ def up(at: Locator, value: Any, *, conflict: str | None = None) -> Setting:
 
 
 def op_text(*present: str, absent: tuple[str, ...] = (), conflict: str | None = None) -> Text:
+    """Text that is configuration (a template line, an element written by hand)."""
     return Text(side="ours", present=present, absent=absent, conflict=conflict)
 
 
 def up_text(*present: str, absent: tuple[str, ...] = (), conflict: str | None = None) -> Text:
     return Text(side="theirs", present=present, absent=absent, conflict=conflict)
+
+
+def op_comment(*present: str, absent: tuple[str, ...] = (), conflict: str | None = None) -> Text:
+    """Comment lines the operator wrote, edited or removed."""
+    return Text(side="ours", present=present, absent=absent, conflict=conflict, kind="comment")
+
+
+def up_comment(*present: str, absent: tuple[str, ...] = (), conflict: str | None = None) -> Text:
+    """Comment lines upstream added, edited or removed (documented commented-out blocks)."""
+    return Text(side="theirs", present=present, absent=absent, conflict=conflict, kind="comment")
+
+
+def op_layout(*present: str) -> Text:
+    """The operator's formatting, which a merge must keep (settings unchanged there)."""
+    return Text(side="ours", present=present, kind="layout")
 
 
 # -- conflict markers ------------------------------------------------------------------------
@@ -406,7 +430,7 @@ S01 = Scenario(
         op(("super_admin", "password"), "S3cret!"),
         op((*ENV, "ws_endpoint"), "ws://gw.example.com:9099"),
         op(("server", "offset"), 1),
-        op_text("# LDAP later\n[user_store]"),
+        op_comment("# LDAP later\n[user_store]"),
     ),
     upstream=(
         up(
@@ -416,13 +440,13 @@ S01 = Scenario(
         ),
         up((*ENV, "gateway_type"), "Regular"),
         up(("apim", "ai"), {"enable": True, "token": "", "endpoint": ""}),
-        up_text("#use_sha256_hash = false\n"),
-        up_text("#[apim.publisher]\n#enable_portal_configuration_only_mode = false\n"),
-        up_text(
+        up_comment("#use_sha256_hash = false\n"),
+        up_comment("#[apim.publisher]\n#enable_portal_configuration_only_mode = false\n"),
+        up_comment(
             '#notifier_impl = "org.wso2.carbon.apimgt.notification.TokenRevocationNotifierImpl"',
             absent=('"org.wso2.carbon.apimgt.keymgt.events.TokenRevocationNotifierImpl"',),
         ),
-        up_text("\n#[integration.transaction_counter]\n", '#service_password = "admin"\n'),
+        up_comment("\n#[integration.transaction_counter]\n", '#service_password = "admin"\n'),
     ),
     conflicts=(APIM_DB_URL,),
 )
@@ -613,7 +637,7 @@ S04 = Scenario(
         ),
         op(_valve("org.wso2.carbon.tomcat.ext.valves.CarbonStuckThreadDetectionValve"), ABSENT),
         op(f"{_valve('org.apache.catalina.valves.RemoteAddrValve')}/@allow", "10\\.0\\..*"),
-        op_text("<Engine  defaultHost='localhost'\n                name='Catalina' >"),
+        op_layout("<Engine  defaultHost='localhost'\n                name='Catalina' >"),
     ),
     upstream=(
         up(f"{_HTTP}/@compressibleMimeType", PRESENT),
@@ -639,7 +663,7 @@ S04 = Scenario(
         ),
         up(f"{_valve('org.apache.catalina.valves.ErrorReportValve')}/@showReport", "false"),
         up(_valve("org.wso2.carbon.tomcat.ext.valves.RequestCorrelationIdValve"), PRESENT),
-        up_text("Error pages", absent=("MemoryRealm",)),
+        up_comment("Error pages", absent=("MemoryRealm",)),
     ),
     conflicts=(
         f"{HTTPS_CONNECTOR}@keystorePass",
@@ -694,7 +718,7 @@ S05 = Scenario(
             "    -->"
         ),
         op_text('<parameter name="SynapseConfig.ServerName" locked="false">gw-node-1<'),
-        op_text("            <!-- operator: profiles reloaded by the ops team -->\n"),
+        op_comment("            <!-- operator: profiles reloaded by the ops team -->\n"),
     ),
     upstream=(
         up_text("{% if transport.http.proxy_profile is defined %}"),
@@ -818,19 +842,21 @@ S07 = Scenario(
             f"{_JDBC}/Property[@name='CountRetrieverClass']",
             "org.wso2.carbon.identity.user.store.count.jdbc.JDBCUserStoreCountRetriever",
         ),
-        op_text("internal JDBC user store (we use it)."),
-        op_text("\n            <AddAdmin>true</AddAdmin>\n"),
+        op_comment("internal JDBC user store (we use it)."),
+        op_layout("\n            <AddAdmin>true</AddAdmin>\n"),
     ),
     upstream=(
         up("/UserManager/Realm/Configuration/OverrideUsernameClaimFromInternalUsername", "true"),
         up(f"{_JDBC}/Property[@name='LeadingOrTrailingSpaceAllowedInUserName']", "false"),
-        up_text(
+        up_comment(  # inside the commented-out LDAP and AD stores
             "(&amp;(objectClass=person)(!(sn=Service)))",
             "(&amp;(objectClass=user)(!(sn=Service)))",
             absent=('<Property name="UserNameListFilter">(objectClass=person)</Property>',),
         ),
-        up_text('<Property name="StartTLSEnabled">false</Property>'),
-        up_text("!-- Enable username claim retrieve from the UM_USER_NAME in JDBC datasources -->"),
+        up_comment('<Property name="StartTLSEnabled">false</Property>'),
+        up_comment(
+            "!-- Enable username claim retrieve from the UM_USER_NAME in JDBC datasources -->"
+        ),
     ),
     conflicts=(),
 )
@@ -952,7 +978,7 @@ S09 = Scenario(
         up("logger.org-wso2.name", ABSENT),
         up("logger.synapse-headers.level", ABSENT),
         up("logger.synapse-wire.name", ABSENT),
-        up_text("# appender.CARBON_SYS_LOG.facility = USER\n"),
+        up_comment("# appender.CARBON_SYS_LOG.facility = USER\n"),
     ),
     conflicts=(
         "logger.synapse-wire.level",
@@ -1261,8 +1287,473 @@ S15 = Scenario(
 )
 
 
+def one_sided(
+    facts: tuple[Fact, ...], *, drop: tuple[str, ...] = (), keep: tuple[str, ...] = ()
+) -> tuple[Fact, ...]:
+    """`facts` with their conflicts dropped but those in `keep` (`drop`: leave out the
+    facts of these): the same upstream change is one-sided where the operator left it alone."""
+    return tuple(
+        f if f.conflict in keep else replace(f, conflict=None)
+        for f in facts
+        if f.conflict not in drop
+    )
+
+
+# 16-18 · API-M deployment.toml 3.2 → 4.0 → 4.1 → 4.2 (the all-in-one distribution's default) ---
+# One operator customises every release the same way: hostname, port offset, MySQL for both
+# databases (with a note), an own TLS keystore.
+
+MYSQL_SHARED = "jdbc:mysql://db.example.com:3306/shared_db?useSSL=false"
+_H2_APIM = "jdbc:h2:./repository/database/WSO2AM_DB;AUTO_SERVER=TRUE;DB_CLOSE_ON_EXIT=FALSE"
+_H2_SHARED = "jdbc:h2:./repository/database/WSO2SHARED_DB;DB_CLOSE_ON_EXIT=FALSE"
+_DB_NOTE = "# MySQL 8 on db.example.com, managed by the DBA team"
+
+
+def apim_toml_operator(base: bytes) -> bytes:
+    return edit(
+        base,
+        ('[server]\nhostname = "localhost"', '[server]\nhostname = "apim.example.com"'),
+        ("#offset=0\n", "offset=1\n"),
+        (
+            f'[database.apim_db]\ntype = "h2"\nurl = "{_H2_APIM}"\n'
+            'username = "wso2carbon"\npassword = "wso2carbon"',
+            f'{_DB_NOTE}\n[database.apim_db]\ntype = "mysql"\nurl = "{MYSQL_APIM}"\n'
+            'username = "apimadmin"\npassword = "Db-S3cret"',
+        ),
+        (
+            f'[database.shared_db]\ntype = "h2"\nurl = "{_H2_SHARED}"',
+            f'[database.shared_db]\ntype = "mysql"\nurl = "{MYSQL_SHARED}"',
+        ),
+        (
+            '[keystore.tls]\nfile_name =  "wso2carbon.jks"\ntype =  "JKS"\n'
+            'password =  "wso2carbon"\nalias =  "wso2carbon"\nkey_password =  "wso2carbon"',
+            '[keystore.tls]\nfile_name =  "apim-tls.jks"\ntype =  "JKS"\n'
+            'password =  "Tls-S3cret"\nalias =  "wso2carbon"\nkey_password =  "Tls-S3cret"',
+        ),
+    )
+
+
+APIM_TOML_OPERATOR = (
+    op(("server", "hostname"), "apim.example.com"),
+    op(("server", "offset"), 1),
+    op(("database", "apim_db", "type"), "mysql"),
+    op(("database", "apim_db", "url"), MYSQL_APIM),
+    op(("database", "apim_db", "username"), "apimadmin"),
+    op(("database", "apim_db", "password"), "Db-S3cret"),
+    op(("database", "shared_db", "type"), "mysql"),
+    op(("database", "shared_db", "url"), MYSQL_SHARED),
+    op(("keystore", "tls", "file_name"), "apim-tls.jks"),
+    op(("keystore", "tls", "password"), "Tls-S3cret"),
+    op(("keystore", "tls", "key_password"), "Tls-S3cret"),
+    op_comment(f"{_DB_NOTE}\n[database.apim_db]\n"),
+)
+
+NODE_IP = "server.node_ip"
+CORS_HEADERS = "apim.cors.allow_headers"
+_CORS_BASE = ["authorization", "Access-Control-Allow-Origin", "Content-Type", "SOAPAction"]
+OLD_ENV = ("apim", "gateway", "environment", Where("name", "Production and Sandbox"))
+
+
+def ours_16(base: bytes) -> bytes:
+    return edit(
+        apim_toml_operator(base),
+        ('node_ip = "127.0.0.1"', 'node_ip = "10.0.0.5"'),
+        ('"apikey", "testKey"]', '"apikey", "testKey", "X-Tenant"]'),
+    )
+
+
+def ours_16_analytics(base: bytes) -> bytes:
+    """The 3.2 operator turned the (commented-out) analytics on; the rest stays commented."""
+    return edit(
+        base,
+        (
+            '#[apim.analytics]\n#enable = false\n#store_api_url = "https://localhost:7444"\n',
+            '[apim.analytics]\nenable = true\nstore_api_url = "https://analytics.example.com:7444"\n',
+        ),
+    )
+
+
+def ours_16_endpoints(base: bytes) -> bytes:
+    """The operator points the gateway environment (renamed upstream) at its own host."""
+    return edit(
+        base,
+        ('ws_endpoint = "ws://localhost:9099"', 'ws_endpoint = "ws://gw.example.com:9099"'),
+        ('wss_endpoint = "wss://localhost:8099"', 'wss_endpoint = "wss://gw.example.com:8099"'),
+    )
+
+
+_ANALYTICS_4 = {
+    "enable": False,
+    "config_endpoint": "https://localhost:8080/auth/v1",
+    "auth_token": "",
+}
+
+UP16 = (
+    up(("server", "node_ip"), ABSENT, conflict=NODE_IP),
+    up(("server", "mode"), ABSENT),
+    up(OLD_ENV, ABSENT),  # renamed: the entry keeps its settings under the new name
+    up((*ENV, "type"), "hybrid"),
+    up((*ENV, "service_url"), "https://localhost:${mgt.transport.https.port}/services/"),
+    up((*ENV, "websub_event_receiver_http_endpoint"), "http://localhost:9021"),
+    up((*ENV, "websub_event_receiver_https_endpoint"), "https://localhost:8021"),
+    up(("apim", "sync_runtime_artifacts", "gateway", "gateway_labels"), ["Default"]),
+    up(("apim", "analytics"), _ANALYTICS_4),
+    up_comment(  # the documented 3.x analytics blocks are gone
+        absent=(
+            '#username = "$ref{super_admin.username}"\n#password = "$ref{super_admin.password}"\n'
+            '#event_publisher_type = "default"',
+            "#publish_response_size = true",
+            "#[[apim.analytics.url_group]]",
+            '#analytics_url =["tcp://analytics1:7611","tcp://analytics2:7611"]',
+        )
+    ),
+    up_comment(
+        "#enable_anonymous_mode=true\n#enable_cross_tenant_subscriptions = true\n"
+        '#default_reserved_username = "apim_reserved_user"\n'
+    ),
+    up(
+        ("apim", "cors", "allow_headers"),
+        [*_CORS_BASE, "apikey", "Internal-Key"],
+        conflict=CORS_HEADERS,
+    ),
+)
+
+S16 = Scenario(
+    pair="16",
+    directory="16-apim-deployment-toml-3.2-to-4.0",
+    fmt="toml",
+    customise=ours_16,
+    summary="hostname, offset, MySQL, TLS keystore, node IP (removed upstream), CORS header",
+    operator=(
+        *APIM_TOML_OPERATOR,
+        op(("server", "node_ip"), "10.0.0.5", conflict=NODE_IP),
+        op(
+            ("apim", "cors", "allow_headers"),
+            [*_CORS_BASE, "apikey", "testKey", "X-Tenant"],
+            conflict=CORS_HEADERS,
+        ),
+    ),
+    upstream=UP16,
+    conflicts=(NODE_IP, CORS_HEADERS),
+)
+
+
+def ours_17(base: bytes) -> bytes:
+    """Own primary keystore (the commented block made live), analytics endpoint, a header
+    appended to the last table of the file."""
+    ours = edit(
+        apim_toml_operator(base),
+        (
+            '#[keystore.primary]\n#file_name =  "wso2carbon.jks"\n#type =  "JKS"\n'
+            '#password =  "wso2carbon"\n#alias =  "wso2carbon"\n#key_password =  "wso2carbon"',
+            '[keystore.primary]\nfile_name =  "apim-primary.jks"\ntype =  "JKS"\n'
+            'password =  "Prim-S3cret"\nalias =  "wso2carbon"\nkey_password =  "Prim-S3cret"',
+        ),
+        (
+            'config_endpoint = "https://localhost:8080/auth/v1"',
+            'config_endpoint = "https://analytics.example.com/auth/v1"',
+        ),
+    )
+    return ours + b"\n'header.X-WSO2-Tenant' = \"carbon.super\""
+
+
+ANALYTICS_ENDPOINT = "apim.analytics.config_endpoint"
+_LISTENER = ("event_listener", Where("id", "token_revocation"), "properties")
+
+UP17 = (
+    # its own paragraph between the TLS and the primary keystore, not inside a table
+    up_comment('\n\n#[keystore.listener_profile]\n#bind_address = "0.0.0.0"\n\n'),
+    up((*ENV, "provider"), "wso2"),
+    up(("apim", "analytics", "config_endpoint"), ABSENT, conflict=ANALYTICS_ENDPOINT),
+    up(
+        ("oauth", "grant_type", "token_exchange"),
+        {"enable": True, "allow_refresh_tokens": True, "iat_validity_period": "1h"},
+    ),
+)
+
+S17 = Scenario(
+    pair="17",
+    directory="17-apim-deployment-toml-4.0-to-4.1",
+    fmt="toml",
+    customise=ours_17,
+    summary="as 16, primary keystore uncommented, analytics endpoint, a key on the last table",
+    operator=(
+        *APIM_TOML_OPERATOR,
+        op(("keystore", "primary", "file_name"), "apim-primary.jks"),
+        op(("keystore", "primary", "password"), "Prim-S3cret"),
+        op(("keystore", "primary", "alias"), "wso2carbon"),
+        op(
+            ("apim", "analytics", "config_endpoint"),
+            "https://analytics.example.com/auth/v1",
+            conflict=ANALYTICS_ENDPOINT,
+        ),
+        op((*_LISTENER, "header.X-WSO2-Tenant"), "carbon.super"),
+    ),
+    upstream=UP17,
+    conflicts=(ANALYTICS_ENDPOINT,),
+)
+
+_KM_URL = "https://km.example.com:9443/services/"
+KM_SUBSCRIPTION = "apim.key_manager.enable_apikey_subscription_validation"
+
+
+def ours_18(base: bytes) -> bytes:
+    """As 16, and an external key manager: the documented block made live by hand."""
+    return edit(
+        apim_toml_operator(base),
+        (
+            '#[apim.key_manager]\n#service_url = "https://localhost:${mgt.transport.https.port}'
+            '/services/"\n#username = "$ref{super_admin.username}"\n',
+            f'[apim.key_manager]\nservice_url = "{_KM_URL}"\n'
+            'username = "$ref{super_admin.username}"\n',
+        ),
+    )
+
+
+def ours_18_subscription(base: bytes) -> bytes:
+    """The operator made the key-manager table live with the key upstream added, set off."""
+    return edit(
+        base,
+        (
+            "#[apim.key_manager]\n",
+            "[apim.key_manager]\nenable_apikey_subscription_validation = false\n",
+        ),
+    )
+
+
+UP18 = (up(("apim", "key_manager", "enable_apikey_subscription_validation"), True),)
+
+S18 = Scenario(
+    pair="18",
+    directory="18-apim-deployment-toml-4.1-to-4.2",
+    fmt="toml",
+    customise=ours_18,
+    summary="as 16, key manager block uncommented by hand (upstream uncommented its header)",
+    operator=(
+        *APIM_TOML_OPERATOR,
+        op(("apim", "key_manager", "service_url"), _KM_URL),
+        op(("apim", "key_manager", "username"), "$ref{super_admin.username}"),
+    ),
+    upstream=UP18,
+    conflicts=(),
+)
+
+
+# 19 · API-M 4.2 → 4.3 log4j2.properties --------------------------------------------------------
+
+_ACME_NOTE = "# acme: the payments team's own logger"
+_METRICS = "appender.APIM_METRICS_APPENDER"
+
+
+def ours_19(base: bytes) -> bytes:
+    ours = edit(
+        base,
+        (
+            "appender.CARBON_LOGFILE.fileName = ${sys:carbon.home}/repository/logs/wso2carbon.log",
+            "appender.CARBON_LOGFILE.fileName = /var/log/wso2/wso2carbon.log",
+        ),
+        (
+            "appender.CARBON_LOGFILE.policies.size.size = 10MB",
+            "appender.CARBON_LOGFILE.policies.size.size = 100MB",
+        ),
+        ("rootLogger.level = ERROR", "rootLogger.level = WARN"),
+        ("correlation, API_LOG\n", "correlation, API_LOG, acme\n"),
+    )
+    return (
+        ours + f"\n{_ACME_NOTE}\nlogger.acme.name = com.acme\nlogger.acme.level = DEBUG\n".encode()
+    )
+
+
+def ours_19_reformatted(base: bytes) -> bytes:
+    """The operator's tool rewrote every `key = value` as `key=value`; one real change."""
+    ours = re.sub(rb"(?m)^([\w.-]+) = ", rb"\1=", base)
+    return edit(
+        ours,
+        (
+            "appender.CARBON_LOGFILE.policies.size.size=10MB",
+            "appender.CARBON_LOGFILE.policies.size.size=100MB",
+        ),
+    )
+
+
+_ERROR_PATTERN = "appender.ERROR_LOGFILE.layout.pattern"
+_CALLHOME = "logger.wso2-callhome.level"
+
+
+def ours_19_callhome(base: bytes) -> bytes:
+    """The operator debugs call-home (removed upstream) and re-shapes the error log lines."""
+    return edit(
+        base,
+        ("logger.wso2-callhome.level = INFO", "logger.wso2-callhome.level = DEBUG"),
+        (
+            "appender.ERROR_LOGFILE.layout.pattern = %d{ISO8601} [%X{ip}-%X{host}] [%t] %5p %c{1} %m%n",
+            "appender.ERROR_LOGFILE.layout.pattern = %d{ISO8601} [%t] %5p %c %m%n",
+        ),
+    )
+
+
+UP19 = (
+    up("appenders", Contains("APIM_METRICS_APPENDER")),
+    *(
+        up(f"{_METRICS}.{key}", value)
+        for key, value in (
+            ("type", "RollingFile"),
+            ("name", "APIM_METRICS_APPENDER"),
+            ("fileName", "${sys:carbon.home}/repository/logs/apim_metrics.log"),
+            (
+                "filePattern",
+                "${sys:carbon.home}/repository/logs/apim_metrics-%d{MM-dd-yyyy}-%i.log",
+            ),
+            ("layout.type", "PatternLayout"),
+            ("layout.pattern", "%d{HH:mm:ss,SSS} [%X{ip}-%X{host}] [%t] %5p %c{1} %m%n"),
+            ("policies.type", "Policies"),
+            ("policies.time.type", "TimeBasedTriggeringPolicy"),
+            ("policies.time.interval", "1"),
+            ("policies.time.modulate", "true"),
+            ("policies.size.type", "SizeBasedTriggeringPolicy"),
+            ("policies.size.size", "1000MB"),
+            ("strategy.type", "DefaultRolloverStrategy"),
+            ("strategy.max", "10"),
+        )
+    ),
+    up("loggers", Contains("reporter"), conflict="loggers"),
+    up("logger.reporter.name", "org.wso2.am.analytics.publisher.reporter.elk"),
+    up("logger.reporter.level", "INFO"),
+    up("logger.reporter.additivity", "false"),
+    up("logger.reporter.appenderRef.APIM_METRICS_APPENDER.ref", "APIM_METRICS_APPENDER"),
+    up("logger.wso2-callhome.name", ABSENT),
+    up(_CALLHOME, ABSENT, conflict=_CALLHOME),
+    up(_ERROR_PATTERN, "%d{ISO8601} [%X{ip}-%X{host}] [%t] %5p {%c} %m%n", conflict=_ERROR_PATTERN),
+)
+
+S19 = Scenario(
+    pair="19",
+    directory="19-apim-log4j2-properties-4.2-to-4.3",
+    fmt="properties",
+    customise=ours_19,
+    summary="log file path and size, root level, an own logger added to the loggers list",
+    operator=(
+        op("appender.CARBON_LOGFILE.fileName", "/var/log/wso2/wso2carbon.log"),
+        op("appender.CARBON_LOGFILE.policies.size.size", "100MB"),
+        op("rootLogger.level", "WARN"),
+        op("logger.acme.name", "com.acme"),
+        op("logger.acme.level", "DEBUG"),
+        op("loggers", Contains("acme"), conflict="loggers"),
+        op_comment(f"\n{_ACME_NOTE}\nlogger.acme.name"),
+    ),
+    upstream=one_sided(UP19, keep=("loggers",)),
+    conflicts=("loggers",),
+)
+
+
+# 20 · helm-apim all-in-one values.yaml, chart 4.3.0 → 4.4.0 ----------------------------------
+
+_K8S = ("kubernetes",)
+_APIM = ("wso2", "apim")
+_CONF = ("wso2", "apim", "configurations")
+RUN_AS_USER = "kubernetes.securityContext.runAsUser"
+_VALUES_NOTE = "        # prod: Amazon RDS for MySQL, credentials from the vault"
+
+
+def ours_20(base: bytes) -> bytes:
+    return edit(
+        base,
+        ('hostname: "am.wso2.com"', 'hostname: "apim.example.com"'),
+        ('hostname: "gw.wso2.com"', 'hostname: "gw.example.com"'),
+        ("    runAsUser: 802\n", "    runAsUser: 1000\n"),
+        (
+            '        # -- Database type. eg: mysql, oracle, mssql, postgres\n        type: ""\n'
+            '        jdbc:\n          # -- JDBC driver class name\n          driver: ""',
+            f"{_VALUES_NOTE}\n"
+            '        # -- Database type. eg: mysql, oracle, mssql, postgres\n        type: "mysql"\n'
+            "        jdbc:\n          # -- JDBC driver class name\n"
+            '          driver: "com.mysql.cj.jdbc.Driver"',
+        ),
+        (
+            '          # -- APIM APIMDB URL\n          url: ""\n'
+            '          # -- APIM APIMDB username\n          username: ""',
+            f'          # -- APIM APIMDB URL\n          url: "{MYSQL_APIM}"\n'
+            '          # -- APIM APIMDB username\n          username: "apimadmin"',
+        ),
+        (
+            '          # -- APIM SharedDB URL\n          url: ""',
+            f'          # -- APIM SharedDB URL\n          url: "{MYSQL_SHARED}"',
+        ),
+        ('        jksSecretName: ""', '        jksSecretName: "apim-keystores"'),
+        (
+            '            # -- TLS keystore name\n            name: "wso2carbon.jks"',
+            '            # -- TLS keystore name\n            name: "apim-tls.jks"',
+        ),
+        (
+            '            # -- TLS keystore password\n            password: "wso2carbon"',
+            '            # -- TLS keystore password\n            password: "Tls-S3cret"',
+        ),
+    )
+
+
+def ours_20_reindented(base: bytes) -> bytes:
+    """The operator's YAML tool re-indented the file to 4 spaces; one real change."""
+    y = YAML()
+    y.allow_duplicate_keys = True  # the chart repeats `memory:` under jvm (the second wins)
+    y.indent(mapping=4, sequence=6, offset=4)
+    y.width = 4096
+    doc = y.load(base)
+    doc["wso2"]["deployment"]["resources"]["limits"]["memory"] = "4Gi"
+    buf = io.StringIO()
+    y.dump(doc, buf)
+    return buf.getvalue().encode()
+
+
+UP20 = (
+    up((*_K8S, "securityContext", "runAsUser"), 10001, conflict=RUN_AS_USER),
+    up((*_K8S, "securityContext", "runAsGroup"), 10001),
+    up((*_APIM, "version"), "4.4.0"),
+    up((*_APIM, "portOffset"), 0),
+    up((*_APIM, "mountStartupScript"), False),
+    up_comment(
+        "    # -- Port Offset for APIM deployment\n    portOffset: 0\n"
+        "    # -- Startup script mount status\n    mountStartupScript: false\n"
+    ),
+    up((*_CONF, "ai"), {"enabled": False, "token": "", "endpoint": ""}),
+    up_comment("      # -- APIM AI related configurations\n      ai:\n"),
+    up(
+        (*_CONF, "keyManager"),
+        {"enableLightweightAPIKeyGeneration": True, "allowSubscriptionValidationDisabling": True},
+    ),
+    up((*_CONF, "transactionCounter"), {"enabled": False, "serverId": "Gateway"}),
+)
+
+S20 = Scenario(
+    pair="20",
+    directory="20-helm-all-in-one-values-yaml-4.3-to-4.4",
+    fmt="yaml",
+    customise=ours_20,
+    summary="ingress hosts, MySQL, keystore secret and TLS keystore, container user (changed upstream)",
+    operator=(
+        op((*_K8S, "ingress", "management", "hostname"), "apim.example.com"),
+        op((*_K8S, "ingress", "gateway", "hostname"), "gw.example.com"),
+        op((*_K8S, "securityContext", "runAsUser"), 1000, conflict=RUN_AS_USER),
+        op((*_CONF, "databases", "type"), "mysql"),
+        op((*_CONF, "databases", "jdbc", "driver"), "com.mysql.cj.jdbc.Driver"),
+        op((*_CONF, "databases", "apim_db", "url"), MYSQL_APIM),
+        op((*_CONF, "databases", "apim_db", "username"), "apimadmin"),
+        op((*_CONF, "databases", "shared_db", "url"), MYSQL_SHARED),
+        op((*_CONF, "security", "jksSecretName"), "apim-keystores"),
+        op((*_CONF, "security", "keystores", "tls", "name"), "apim-tls.jks"),
+        op((*_CONF, "security", "keystores", "tls", "password"), "Tls-S3cret"),
+        op_comment(f"{_VALUES_NOTE}\n        # -- Database type."),
+    ),
+    upstream=UP20,
+    conflicts=(RUN_AS_USER,),
+)
+
+
 SCENARIOS: dict[str, Scenario] = {
-    s.pair: s for s in (S01, S02, S03, S04, S05, S06, S07, S08, S09, S10, S11, S12, S13, S14, S15)
+    s.pair: s
+    for s in (
+        *(S01, S02, S03, S04, S05, S06, S07, S08, S09, S10, S11, S12, S13, S14, S15),
+        *(S16, S17, S18, S19, S20),
+    )
 }
 
 
@@ -1270,11 +1761,6 @@ SCENARIOS: dict[str, Scenario] = {
 # Reformatting and re-indenting, values upstream left alone, a store switched off, the same
 # key added on both sides. The facts of the main scenario are reused where the variant leaves
 # them one-sided: a change that was part of a conflict there is a plain upstream change here.
-
-
-def one_sided(facts: tuple[Fact, ...], *, drop: tuple[str, ...] = ()) -> tuple[Fact, ...]:
-    """`facts` with their conflicts dropped (`drop`: leave out the facts of these)."""
-    return tuple(replace(f, conflict=None) for f in facts if f.conflict not in drop)
 
 
 def ours_13_reindented(base: bytes) -> bytes:
@@ -1286,6 +1772,32 @@ def ours_13_reindented(base: bytes) -> bytes:
     buf = io.StringIO()
     y.dump(doc, buf)
     return buf.getvalue().encode()
+
+
+def ours_01_cache_and_last_table(base: bytes) -> bytes:
+    """A commented-out cache section made live, and a key appended to the file's last table
+    (upstream appends a commented-out block after it)."""
+    ours = edit(
+        base,
+        (
+            '#[apim.cache.gateway_token]\n#enable = true\n#expiry_time = "900s"\n',
+            '[apim.cache.gateway_token]\nenable = true\nexpiry_time = "3600s"\n',
+        ),
+    )
+    return ours + b'\nmax_lifetime = "2h"'
+
+
+def ours_17_reformatted(base: bytes) -> bytes:
+    """Every `key = value` rewritten as `key=value`; one real change."""
+    ours = re.sub(rb"(?m)^(\w+) =  ?", rb"\1=", base)
+    return edit(ours, ('[server]\nhostname="localhost"', '[server]\nhostname="10.0.0.7"'))
+
+
+AN_ENABLE = "apim.analytics.enable"
+_ENV0 = ("apim", "gateway", "environment", 0)
+RENAMED_ENV = "apim.gateway.environment[name=Production and Sandbox]"
+KM_SUB = ("apim", "key_manager", "enable_apikey_subscription_validation")
+_LIMITS = ("wso2", "deployment", "resources", "limits")
 
 
 _ENV_PATH = "apim.gateway.environment[name=Default]"
@@ -1303,7 +1815,7 @@ VARIANTS: dict[str, Scenario] = {
             summary="every `key = value` rewritten as `key=value`, hostname",
             operator=(
                 op(("server", "hostname"), "10.0.0.5"),
-                op_text('[super_admin]\nusername="admin"\npassword="admin"'),
+                op_layout('[super_admin]\nusername="admin"\npassword="admin"'),
             ),
             upstream=one_sided(S01.upstream),
             conflicts=(),
@@ -1406,7 +1918,7 @@ VARIANTS: dict[str, Scenario] = {
             operator=(
                 op("appender.CARBON_LOGFILE.fileName", "/logs/" + LOGFILE),
                 op("rootLogger.level", "WARN"),
-                op_text("#rootLogger.level = INFO\n"),
+                op_comment("#rootLogger.level = INFO\n"),
             ),
             upstream=one_sided(S10.upstream),
             conflicts=(),
@@ -1420,7 +1932,7 @@ VARIANTS: dict[str, Scenario] = {
             summary="re-serialised with tabs and reversed key order, origin host",
             operator=(
                 op(("app", "origin", "host"), "gw.internal"),
-                op_text('\n\t"app": {\n\t\t"docUrl"'),
+                op_layout('\n\t"app": {\n\t\t"docUrl"'),
             ),
             upstream=one_sided(S11.upstream),
             conflicts=(),
@@ -1478,6 +1990,136 @@ VARIANTS: dict[str, Scenario] = {
             summary="as 14 but leaving the MySQL image and the dashboard alone",
             operator=one_sided(S14.operator, drop=("services.mysql.image", DASHBOARD)),
             upstream=one_sided(S14.upstream),
+            conflicts=(),
+        ),
+        Scenario(
+            pair="01",
+            variant="c",
+            directory=S01.directory,
+            fmt="toml",
+            customise=ours_01_cache_and_last_table,
+            summary="a commented-out cache section made live, a key appended to the last table",
+            operator=(
+                op(("apim", "cache", "gateway_token"), {"enable": True, "expiry_time": "3600s"}),
+                op(("oauth", "grant_type", "token_exchange", "max_lifetime"), "2h"),
+            ),
+            upstream=one_sided(S01.upstream),
+            conflicts=(),
+        ),
+        Scenario(
+            pair="16",
+            variant="b",
+            directory=S16.directory,
+            fmt="toml",
+            customise=ours_16_analytics,
+            summary="the 3.x analytics section made live (upstream made its own live)",
+            operator=(
+                op(("apim", "analytics", "enable"), True, conflict=AN_ENABLE),
+                op(("apim", "analytics", "store_api_url"), "https://analytics.example.com:7444"),
+            ),
+            upstream=(
+                *(
+                    f
+                    for f in one_sided(UP16)
+                    if not (isinstance(f, Setting) and f.at == ("apim", "analytics"))
+                ),
+                up(("apim", "analytics", "enable"), False, conflict=AN_ENABLE),
+                up(("apim", "analytics", "config_endpoint"), _ANALYTICS_4["config_endpoint"]),
+                up(("apim", "analytics", "auth_token"), ""),
+            ),
+            conflicts=(AN_ENABLE,),
+        ),
+        Scenario(
+            pair="16",
+            variant="c",
+            directory=S16.directory,
+            fmt="toml",
+            customise=ours_16_endpoints,
+            summary="WebSocket endpoints of the gateway environment upstream renamed",
+            # the entry's identity is its name: upstream replaced the entry the operator
+            # edited, so the conflict is that entry, named once (issue 10)
+            operator=(
+                op((*_ENV0, "ws_endpoint"), "ws://gw.example.com:9099", conflict=RENAMED_ENV),
+                op((*_ENV0, "wss_endpoint"), "wss://gw.example.com:8099", conflict=RENAMED_ENV),
+            ),
+            upstream=tuple(
+                replace(f, conflict=RENAMED_ENV)
+                if isinstance(f, Setting) and isinstance(f.at, tuple) and f.at[:3] == _ENV0[:3]
+                else f
+                for f in one_sided(UP16)
+            ),
+            conflicts=(RENAMED_ENV,),
+        ),
+        Scenario(
+            pair="17",
+            variant="b",
+            directory=S17.directory,
+            fmt="toml",
+            customise=ours_17_reformatted,
+            summary="every `key = value` rewritten as `key=value`, hostname",
+            operator=(
+                op(("server", "hostname"), "10.0.0.7"),
+                op_layout('[super_admin]\nusername="admin"\npassword="admin"'),
+            ),
+            upstream=one_sided(UP17),
+            conflicts=(),
+        ),
+        Scenario(
+            pair="18",
+            variant="b",
+            directory=S18.directory,
+            fmt="toml",
+            customise=ours_18_subscription,
+            summary="key-manager table made live with the key upstream added, set off",
+            operator=(op(KM_SUB, False, conflict=KM_SUBSCRIPTION),),
+            upstream=(up(KM_SUB, True, conflict=KM_SUBSCRIPTION),),
+            conflicts=(KM_SUBSCRIPTION,),
+        ),
+        Scenario(
+            pair="19",
+            variant="b",
+            directory=S19.directory,
+            fmt="properties",
+            customise=ours_19_reformatted,
+            summary="every `key = value` rewritten as `key=value`, log file size",
+            operator=(
+                op("appender.CARBON_LOGFILE.policies.size.size", "100MB"),
+                op_layout("\nappender.CARBON_LOGFILE.type=RollingFile\n"),
+            ),
+            upstream=one_sided(UP19),
+            conflicts=(),
+        ),
+        Scenario(
+            pair="19",
+            variant="c",
+            directory=S19.directory,
+            fmt="properties",
+            customise=ours_19_callhome,
+            summary="call-home logger at DEBUG (removed upstream), own error-log pattern",
+            operator=(
+                op(_CALLHOME, "DEBUG", conflict=_CALLHOME),
+                op(_ERROR_PATTERN, "%d{ISO8601} [%t] %5p %c %m%n", conflict=_ERROR_PATTERN),
+            ),
+            upstream=one_sided(UP19, keep=(_CALLHOME, _ERROR_PATTERN)),
+            conflicts=(_CALLHOME, _ERROR_PATTERN),
+        ),
+        Scenario(
+            pair="20",
+            variant="b",
+            directory=S20.directory,
+            fmt="yaml",
+            customise=ours_20_reindented,
+            summary="re-indented to 4 spaces by a YAML tool, memory limit",
+            operator=(op((*_LIMITS, "memory"), "4Gi"),),
+            upstream=(
+                *(f for f in one_sided(UP20) if f.kind != "comment"),
+                # the operator's indentation, not upstream's: the comment lines, not their indent
+                up_comment(
+                    "# -- Port Offset for APIM deployment\n",
+                    "# -- Startup script mount status\n",
+                    "# -- APIM AI related configurations\n",
+                ),
+            ),
             conflicts=(),
         ),
     )

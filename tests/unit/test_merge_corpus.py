@@ -46,7 +46,7 @@ def test_there_is_one_scenario_per_corpus_pair() -> None:
     folders = sorted(p.name for p in SCENARIOS["01"].path.parent.iterdir() if p.is_dir())
     folders = [f for f in folders if f[:2].isdigit()]
     assert [SCENARIOS[p].directory for p in PAIRS] == folders
-    assert len(folders) == 15
+    assert len(folders) == 20
 
 
 @pytest.mark.parametrize("key", sorted(ALL))
