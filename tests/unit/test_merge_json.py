@@ -92,10 +92,12 @@ def test_corpus_12_site_json_with_comments_clean() -> None:
     assert '\t    "assertionEncryptionEnabled" : "false",\n' in text
     assert '      //"regContext":"" // Use only if different path is used for registry\n' in text
     assert '"verifyAssertionValidityPeriod":"true",\n' in text
-    # the new member follows its upstream predecessor, before the operator's comments
+    # the new member follows its upstream predecessor, then the comment line upstream
+    # added after it (issue 10: upstream comments are carried), then the operator's comments
     assert (
         '"idpInitSSOURL" : "https://localhost:9443/samlsso?spEntityID=API_PUBLISHER",\n'
         '        "loginUserNameAttribute" : "",\n'
+        '        //"identityProviderLogoutURL" : "https://localhost:9443/samlsso",\n'
         '        //"externalLogoutPage"'
     ) in text
 
@@ -179,7 +181,10 @@ def j(v: Any) -> bytes:
             [],
         ),
         ({"a": [1]}, {"a": [1, 2]}, {"a": [1, 3]}, {"a": [1, 2]}, ["a[1]"]),
-        ({"a": [1, 2]}, {"a": [3, 4, 5]}, {"a": [1]}, {"a": [3, 4, 5]}, ["a"]),
+        # both sides dropped 2; only ours dropped 1 and added 3, 4, 5: no item of both
+        ({"a": [1, 2]}, {"a": [3, 4, 5]}, {"a": [1]}, {"a": [3, 4, 5]}, []),
+        ({"a": [1, 2]}, {"a": [3, 4, 5]}, {"a": [1, 6]}, {"a": [3, 4, 5]}, ["a"]),
+        ({"a": [1, 2, 3]}, {"a": [1, 3]}, {"a": [1, 2]}, {"a": [1]}, []),  # side by side
     ],
 )
 def test_semantics(b: Any, o: Any, t: Any, want: Any, paths: list[str]) -> None:

@@ -190,7 +190,7 @@ def test_quoting_and_comment_only_edits_are_not_conflicts() -> None:
     theirs = b"a: x\nb: 1\n# upstream note\n"
     result = merge_yaml(base, ours, theirs)
     assert result.clean
-    assert result.merged == ours
+    assert result.merged == ours + b"# upstream note\n"  # upstream's comment is carried too
 
 
 def test_empty_base_document_merges_both_additions() -> None:

@@ -429,8 +429,26 @@ def _split_gap(gap: str) -> tuple[str, str, bool]:
 
 
 def merge_json(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
-    """Three-way merge of JSON documents; `merged` is ours' text with the merged settings."""
-    _, b = _parse(base, "base")
+    """Three-way merge of JSON documents; `merged` is ours' text with the merged settings
+    and upstream's comment-line edits. A UTF-8 BOM is kept exactly as ours has it."""
+    bom = ours.startswith(_BOM)
+    result = _merge(*(x.removeprefix(_BOM) for x in (base, ours, theirs)))
+    merged = result.merged.removeprefix(_BOM)
+    if bom:
+        merged = _BOM + merged
+    return MergeResult(merged=merged, conflicts=result.conflicts, format=FORMAT)
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _is_comment(line: str) -> bool:
+    text = line.strip()
+    return text.startswith("//") or (text.startswith("/*") and text.endswith("*/"))
+
+
+def _merge(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
+    b_text, b = _parse(base, "base")
     o_text, o = _parse(ours, "ours")
     t_text, t = _parse(theirs, "theirs")
     if ours == base or theirs == ours:
@@ -441,11 +459,19 @@ def merge_json(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
     style = _style(o_text, o)
     writer = _Writer(o_text, style, t_text)
     text = o_text[: o.start] + writer.render(o, merged, t) + o_text[o.end :]
-    try:
-        ok = tree.same(_Parser(text).document().value, merged)
-    except (_ParseError, RecursionError):
-        ok = False
-    if not ok:  # never expected; a plain rewrite in ours' style is still correct
+    if _holds(text, merged):
+        text = tree.carry_comments(
+            b_text, o_text, text, t_text, _is_comment, lambda c: _holds(c, merged)
+        )
+    else:  # never expected; a plain rewrite in ours' style is still correct
         body = writer.serialize(merged, None, "")
         text = o_text[: o.start] + body + (style.nl if ours.endswith(b"\n") else "")
     return MergeResult(merged=text.encode("utf-8"), conflicts=conflicts, format=FORMAT)
+
+
+def _holds(text: str, value: Any) -> bool:
+    """`text` parses to `value`."""
+    try:
+        return tree.same(_Parser(text).document().value, value)
+    except (_ParseError, RecursionError):
+        return False

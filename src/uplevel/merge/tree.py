@@ -23,7 +23,8 @@ import datetime
 import difflib
 import json
 import math
-from collections.abc import Hashable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any, Final
 
 from uplevel.merge.result import SettingConflict
@@ -254,14 +255,76 @@ def _merge_keyed(
         return {canon(item[key]): item for item in items}
 
     ib, io, it = index(b), index(o), index(t)
+    by_theirs, by_ours = _renames(ib, it, io, key), _renames(ib, io, it, key)
+    # Each rename is one entry: its base identity, ours' and theirs' identities for it.
+    groups: dict[str, tuple[str, str, str]] = {}
+    for g in {*by_theirs, *by_ours}:
+        group = (g, by_ours.get(g, g), by_theirs.get(g, g))
+        for c in group:
+            groups[c] = group
+    ours_order: list[Hashable] = list(io)
     values: dict[str, Any] = {}
+    done: set[tuple[str, str, str]] = set()
     for c in _union_keys(io, it):
-        item = io[c] if c in io else it[c]
-        sub = ident_path(path, key, render(item[key]))
-        v = _merge(ib.get(c, MISSING), io.get(c, MISSING), it.get(c, MISSING), sub, out)
-        if v is not MISSING:
-            values[c] = v
-    return [values[str(c)] for c in order_keys(list(io), list(it), values)]
+        if c not in groups:
+            item = io[c] if c in io else it[c]
+            sub = ident_path(path, key, render(item[key]))
+            v = _merge(ib.get(c, MISSING), io.get(c, MISSING), it.get(c, MISSING), sub, out)
+            if v is not MISSING:
+                values[c] = v
+            continue
+        group = groups[c]
+        if group in done:
+            continue
+        done.add(group)
+        g, co, ct = group
+        bv, ov, tv = ib[g], io.get(co, MISSING), it.get(ct, MISSING)
+        if co == g and same(bv, ov):  # upstream renamed an entry the operator left alone
+            values[ct] = tv
+            ours_order[ours_order.index(g)] = ct
+        elif ct == g and same(bv, tv):  # the operator renamed an entry upstream left alone
+            values[co] = ov
+        else:  # renamed on one side, touched on the other: one conflict on the entry
+            _conflict(ident_path(path, key, render(bv[key])), bv, ov, tv, out)
+            if ov is not MISSING:
+                values[co] = ov
+    return [values[str(c)] for c in order_keys(ours_order, list(it), values)]
+
+
+def _renames(
+    base: dict[str, Any], side: dict[str, Any], other: dict[str, Any], key: str
+) -> dict[str, str]:
+    """Base identities one side renamed: an entry gone from that side paired with one only
+    that side added, when at least half of their other settings are equal (best first)."""
+    gone = [c for c in base if c not in side]
+    new = [c for c in side if c not in base and c not in other]
+    scored = sorted(
+        (
+            (_likeness(base[g], side[n], key), i, j)
+            for i, g in enumerate(gone)
+            for j, n in enumerate(new)
+        ),
+        key=lambda x: (-x[0], x[1], x[2]),
+    )
+    pairs: dict[str, str] = {}
+    taken: set[int] = set()
+    for score, i, j in scored:
+        if score < 0.5:
+            break
+        if gone[i] not in pairs and j not in taken:
+            pairs[gone[i]] = new[j]
+            taken.add(j)
+    return pairs
+
+
+def _likeness(a: dict[Any, Any], b: dict[Any, Any], key: str) -> float:
+    """Share of the settings besides the identity key that two entries hold equal."""
+    ra = {k: v for k, v in a.items() if k != key}
+    rb = {k: v for k, v in b.items() if k != key}
+    if not ra or not rb:
+        return 0.0  # an entry that is only its identity cannot be told from a new one
+    equal = sum(1 for k, v in ra.items() if k in rb and same(v, rb[k]))
+    return equal / max(len(ra), len(rb))
 
 
 def _merge_seq(
@@ -280,6 +343,15 @@ def _merge_seq(
         elif len(chunk_b) == len(chunk_o) == len(chunk_t):
             for xb, xo, xt in zip(chunk_b, chunk_o, chunk_t, strict=True):
                 result.append(_merge(xb, xo, xt, index_path(path, len(result)), out))
+        elif (fine := _interleave(kb, ko, kt)) is not None:
+            for src, x in fine:
+                if src == "b":
+                    assert isinstance(x, tuple)
+                    xb, xo, xt = (chunk_b[x[0]], chunk_o[x[1]], chunk_t[x[2]])
+                    result.append(_merge(xb, xo, xt, index_path(path, len(result)), out))
+                else:
+                    assert isinstance(x, int)
+                    result.append(chunk_o[x] if src == "o" else chunk_t[x])
         else:
             where = len(result)
             _conflict(
@@ -295,6 +367,55 @@ def _merge_seq(
     return result
 
 
+_Step = tuple[str, int | tuple[int, int, int]]
+
+
+def _interleave(b: list[str], o: list[str], t: list[str]) -> list[_Step] | None:
+    """Both sides changed one run of a list, but different items of it: the merged run.
+
+    Each base item is kept, changed in place or deleted by each side; each side inserts
+    runs between base items. When no base item is touched by both sides and no gap gets
+    different insertions from both, the changes are independent (ours deletes one port,
+    upstream another next to it) and combine; otherwise None (a conflict on the run).
+    Steps: ("o", i) / ("t", i) insert ours'/theirs' item i; ("b", (ib, io, it)) an item
+    from all three sides, merged item by item."""
+    so, io_ = _fates(b, o)
+    st, it_ = _fates(b, t)
+    steps: list[_Step] = []
+    for i in range(len(b) + 1):
+        ins_o, ins_t = io_[i], it_[i]
+        if ins_o and ins_t and [o[k] for k in ins_o] != [t[k] for k in ins_t]:
+            return None
+        steps.extend(("o", k) for k in ins_o)
+        steps.extend(("t", k) for k in ins_t if not ins_o)
+        if i == len(b):
+            break
+        (fo, jo), (ft, jt) = so[i], st[i]
+        both = fo != "keep" and ft != "keep"
+        if both and not (fo == ft == "del" or (fo == ft == "mod" and o[jo] == t[jt])):
+            return None
+        if fo == "del" or ft == "del":
+            continue
+        steps.append(("b", (i, jo, jt)))
+    return steps
+
+
+def _fates(b: list[str], x: list[str]) -> tuple[list[tuple[str, int]], list[list[int]]]:
+    """Per base item ("keep" | "mod" | "del", index in x), and per gap the x items inserted."""
+    fate: list[tuple[str, int]] = [("del", -1)] * len(b)
+    ins: list[list[int]] = [[] for _ in range(len(b) + 1)]
+    matcher = difflib.SequenceMatcher(None, b, x, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            for k in range(i2 - i1):
+                fate[i1 + k] = ("keep" if tag == "equal" else "mod", j1 + k)
+        elif tag == "insert":
+            ins[i1].extend(range(j1, j2))
+        elif tag == "replace":  # deleted and inserted: the inserts go before the next item
+            ins[i2].extend(range(j1, j2))
+    return fate, ins
+
+
 def _blocks(a: list[str], b: list[str]) -> list[tuple[int, int, int]]:
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     return [(i, j, n) for i, j, n in matcher.get_matching_blocks() if n]
@@ -303,3 +424,163 @@ def _blocks(a: list[str], b: list[str]) -> list[tuple[int, int, int]]:
 def _stable(b: list[str], o: list[str], t: list[str]) -> Iterator[tuple[int, int, int, int]]:
     """(base, ours, theirs, length) runs equal on all three sides, then an empty end run."""
     return stable_runs(_blocks(b, o), _blocks(b, t), (len(b), len(o), len(t)))
+
+
+# ---------------------------------------------------------------- comment lines
+
+
+def carry_comments(
+    base: str,
+    ours: str,
+    merged: str,
+    theirs: str,
+    is_comment: Callable[[str], bool],
+    keeps_settings: Callable[[str], bool],
+) -> str:
+    """`merged` (the operator's text with the merged settings) plus upstream's comment-line
+    edits, which a merge by settings cannot see: lines upstream added, removed or changed.
+
+    Lines compare stripped of indentation and line end. How many copies of a comment line
+    the result holds is a three-way merge of the counts (the same addition or removal on
+    both sides happens once; `merged` may already hold upstream's lines where it inserted
+    a new setting with them). Where upstream's edit lands comes from a diff3 of base,
+    merged and theirs: an added comment goes before the line it preceded upstream, else
+    after the line it followed, else where its run of lines starts or ends. Settings are
+    never taken from these lines: `keeps_settings(text)` must hold (the engine re-reads
+    the settings); each region that breaks it is left as `merged` has it.
+    """
+    b, m, t = _lines(base), _lines(merged), _lines(theirs)
+    if not any(is_comment(x) for x in (*b, *t)):
+        return merged
+    quota = _comment_quota(b, _lines(ours), m, t, is_comment)
+    eol = "\r\n" if m and m[0].endswith("\r\n") else "\n"
+    kb, km, kt = ([x.strip() for x in side] for side in (b, m, t))
+    plain: list[list[str]] = []  # merged's lines, region by region: changed, stable, ...
+    carried: list[list[str]] = []  # the same with upstream's comment edits
+    ib = im = it = 0
+    for sb, sm, st, n in _stable(kb, km, kt):
+        region = m[im:sm]
+        new = region
+        if kt[it:st] != kb[ib:sb] and km[im:sm] != kt[it:st]:
+            new = _apply_comment_edits(b[ib:sb], region, t[it:st], quota, is_comment, eol)
+        plain += [region, m[sm : sm + n]]
+        carried += [new, m[sm : sm + n]]
+        ib, im, it = sb + n, sm + n, st + n
+    if carried == plain:
+        return merged
+    text = _join(carried, eol)
+    if keeps_settings(text):
+        return text
+    kept = list(plain)  # some region broke a setting: take the regions that do not
+    for k, region in enumerate(carried):
+        if region != plain[k]:
+            trial = [*kept[:k], region, *kept[k + 1 :]]
+            if keeps_settings(_join(trial, eol)):
+                kept = trial
+    return _join(kept, eol)
+
+
+def _join(regions: list[list[str]], eol: str) -> str:
+    lines = [x for region in regions for x in region]
+    for k in range(len(lines) - 1):
+        if not lines[k].endswith("\n"):  # merged's last line, no longer last
+            lines[k] += eol
+    return "".join(lines)
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def _comment_quota(
+    b: list[str], o: list[str], m: list[str], t: list[str], is_comment: Callable[[str], bool]
+) -> Counter[str]:
+    """Per comment line: how many copies to add (> 0) or remove (< 0) from `merged`."""
+    cb, co, cm, ct = (Counter(x.strip() for x in side if is_comment(x)) for side in (b, o, m, t))
+    quota: Counter[str] = Counter()
+    for line in {*cb, *ct}:
+        do, dt = co[line] - cb[line], ct[line] - cb[line]
+        if do * dt > 0:  # the same edit on both sides: once
+            final = cb[line] + (max(do, dt) if do > 0 else min(do, dt))
+        else:
+            final = cb[line] + do + dt
+        quota[line] = max(final, 0) - cm[line]
+    return quota
+
+
+def _apply_comment_edits(
+    b: list[str],
+    m: list[str],
+    t: list[str],
+    quota: Counter[str],
+    is_comment: Callable[[str], bool],
+    eol: str,
+) -> list[str]:
+    """Merged's lines of one region, with upstream's comment edits of that region."""
+    out = list(m)
+    kb, kt = [x.strip() for x in b], [x.strip() for x in t]
+    ops = difflib.SequenceMatcher(None, kb, kt, autojunk=False).get_opcodes()
+    for tag, i1, i2, _, _ in ops:
+        if tag in ("delete", "replace"):
+            for line in kb[i1:i2]:
+                if quota[line] < 0 and is_comment(line):
+                    k = next((k for k, x in enumerate(out) if x.strip() == line), None)
+                    if k is not None:
+                        del out[k]
+                        quota[line] += 1
+
+    def settled(x: str) -> bool:  # a line that holds settings, not layout
+        return bool(x.strip()) and not is_comment(x)
+
+    for tag, _, _, j1, j2 in ops:
+        if tag not in ("insert", "replace"):
+            continue
+        j = j1
+        while j < j2:
+            if settled(t[j]):
+                j += 1
+                continue
+            end = j
+            while end < j2 and not settled(t[end]):
+                end += 1
+            group: list[str] = []
+            for x in t[j:end]:
+                if is_comment(x):
+                    if quota[x.strip()] <= 0:
+                        continue
+                    quota[x.strip()] -= 1
+                group.append(x)
+            if any(is_comment(x) for x in group):
+                lines = [x.rstrip("\r\n") + eol for x in group]
+                pos = _anchor(out, t, j, end, settled)
+                out[pos:pos] = lines
+            j = end
+    return out
+
+
+def _anchor(
+    out: list[str], t: list[str], start: int, end: int, settled: Callable[[str], bool]
+) -> int:
+    """Where in `out` the comment lines t[start:end] go: before the setting line they
+    precede upstream, else after the one they follow, else at the region's start or end."""
+    nxt = next((x for x in t[end:] if settled(x)), None)
+    if nxt is not None and (k := _find(out, nxt, settled)) is not None:
+        return k
+    prv = next((x for x in reversed(t[:start]) if settled(x)), None)
+    if prv is not None and (k := _find(out, prv, settled)) is not None:
+        return k + 1
+    return 0 if prv is None and nxt is not None else len(out)
+
+
+def _find(out: list[str], line: str, settled: Callable[[str], bool]) -> int | None:
+    """The line of `out` that is `line`, or holds the same key (text before its ':')."""
+    want = line.strip()
+    for k, x in enumerate(out):
+        if settled(x) and x.strip() == want:
+            return k
+    head = want.split(":", 1)[0].strip() if ":" in want else None
+    if head:
+        for k, x in enumerate(out):
+            if settled(x) and ":" in x and x.split(":", 1)[0].strip() == head:
+                return k
+    return None

@@ -418,8 +418,25 @@ def _splice(before: bytes, ours: bytes, after: bytes) -> bytes:
 
 
 def merge_yaml(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
-    """Three-way merge of YAML documents; `merged` is ours' text with the merged settings."""
-    _, _, b = _load(base, "base")
+    """Three-way merge of YAML documents; `merged` is ours' text with the merged settings
+    and upstream's comment-line edits. A UTF-8 BOM is kept exactly as ours has it."""
+    bom = ours.startswith(_BOM)
+    result = _merge(*(x.removeprefix(_BOM) for x in (base, ours, theirs)))
+    merged = result.merged.removeprefix(_BOM)
+    if bom:
+        merged = _BOM + merged
+    return MergeResult(merged=merged, conflicts=result.conflicts, format=FORMAT)
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _is_comment(line: str) -> bool:
+    return line.lstrip().startswith("#")
+
+
+def _merge(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
+    b_text, _, b = _load(base, "base")
     o_text, o_doc, o = _load(ours, "ours")
     t_text, t_doc, t = _load(theirs, "theirs")
     if ours == base or theirs == ours:
@@ -429,8 +446,20 @@ def merge_yaml(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
     if b is None and isinstance(o, dict) and isinstance(t, dict):
         b = {}  # an empty base document: both sides added their settings
     merged, conflicts = tree.merge_values(b, o, t)
+
+    def done(text: bytes) -> MergeResult:
+        carried = tree.carry_comments(
+            b_text,
+            o_text,
+            text.decode("utf-8"),
+            t_text,
+            _is_comment,
+            lambda candidate: tree.same(_loads(candidate.encode("utf-8")), merged),
+        )
+        return MergeResult(merged=carried.encode("utf-8"), conflicts=conflicts, format=FORMAT)
+
     if tree.same(o, merged):
-        return MergeResult(merged=ours, conflicts=conflicts, format=FORMAT)
+        return done(ours)
     if not isinstance(o_doc, dict | list) and tree.same(t, merged):
         return MergeResult(merged=theirs, conflicts=conflicts, format=FORMAT)
     y = _yaml(_layout(o_text, _layout(t_text)))
@@ -443,7 +472,7 @@ def merge_yaml(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
         raise UnparsableInput("ours", f"cannot be rewritten structurally: {exc}") from None
     spliced = _splice(before.encode("utf-8"), ours, after.encode("utf-8"))
     if tree.same(_loads(spliced), merged):
-        return MergeResult(merged=spliced, conflicts=conflicts, format=FORMAT)
+        return done(spliced)
     if not tree.same(_loads(after.encode("utf-8")), merged):
         raise UnparsableInput("ours", "the merged document does not round-trip")
-    return MergeResult(merged=after.encode("utf-8"), conflicts=conflicts, format=FORMAT)
+    return done(after.encode("utf-8"))
