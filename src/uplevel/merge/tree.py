@@ -340,9 +340,6 @@ def _merge_seq(
             result.extend(chunk_t)
         elif kt == kb:
             result.extend(chunk_o)
-        elif len(chunk_b) == len(chunk_o) == len(chunk_t):
-            for xb, xo, xt in zip(chunk_b, chunk_o, chunk_t, strict=True):
-                result.append(_merge(xb, xo, xt, index_path(path, len(result)), out))
         elif (fine := _interleave(kb, ko, kt)) is not None:
             for src, x in fine:
                 if src == "b":
@@ -352,6 +349,9 @@ def _merge_seq(
                 else:
                     assert isinstance(x, int)
                     result.append(chunk_o[x] if src == "o" else chunk_t[x])
+        elif len(chunk_b) == len(chunk_o) == len(chunk_t):
+            for xb, xo, xt in zip(chunk_b, chunk_o, chunk_t, strict=True):
+                result.append(_merge(xb, xo, xt, index_path(path, len(result)), out))
         else:
             where = len(result)
             _conflict(
@@ -374,9 +374,10 @@ def _interleave(b: list[str], o: list[str], t: list[str]) -> list[_Step] | None:
     """Both sides changed one run of a list, but different items of it: the merged run.
 
     Each base item is kept, changed in place or deleted by each side; each side inserts
-    runs between base items. When no base item is touched by both sides and no gap gets
-    different insertions from both, the changes are independent (ours deletes one port,
-    upstream another next to it) and combine; otherwise None (a conflict on the run).
+    runs between base items. Unless one side deleted an item the other changed, or both
+    inserted different items in one gap (None: a conflict on the run), the changes combine
+    (ours deletes one port, upstream another next to it); an item both changed merges item
+    by item.
     Steps: ("o", i) / ("t", i) insert ours'/theirs' item i; ("b", (ib, io, it)) an item
     from all three sides, merged item by item."""
     so, io_ = _fates(b, o)
@@ -391,8 +392,7 @@ def _interleave(b: list[str], o: list[str], t: list[str]) -> list[_Step] | None:
         if i == len(b):
             break
         (fo, jo), (ft, jt) = so[i], st[i]
-        both = fo != "keep" and ft != "keep"
-        if both and not (fo == ft == "del" or (fo == ft == "mod" and o[jo] == t[jt])):
+        if {fo, ft} == {"mod", "del"}:
             return None
         if fo == "del" or ft == "del":
             continue
