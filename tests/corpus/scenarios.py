@@ -198,7 +198,7 @@ class Fact:
     """One change of one side. `kind` says what the benchmark counts it as: a *value* (a
     setting, or a line of a template that is configuration), a *comment* (comment lines
     added, removed or edited, commented-out settings included) or *layout* (the operator's
-    formatting of lines whose settings did not change)."""
+    formatting of lines whose settings did not change, or upstream's new lines as written)."""
 
     side: Side
     conflict: str | None = None  # the expected conflict this change is part of
@@ -285,6 +285,12 @@ def up_comment(*present: str, absent: tuple[str, ...] = (), conflict: str | None
 def op_layout(*present: str) -> Text:
     """The operator's formatting, which a merge must keep (settings unchanged there)."""
     return Text(side="ours", present=present, kind="layout")
+
+
+def up_layout(*present: str) -> Text:
+    """Lines upstream added, as upstream wrote them (a merge re-emitting them must not
+    reflow them)."""
+    return Text(side="theirs", present=present, kind="layout")
 
 
 # -- conflict markers ------------------------------------------------------------------------
@@ -1309,13 +1315,13 @@ _H2_SHARED = "jdbc:h2:./repository/database/WSO2SHARED_DB;DB_CLOSE_ON_EXIT=FALSE
 _DB_NOTE = "# MySQL 8 on db.example.com, managed by the DBA team"
 
 
-def apim_toml_operator(base: bytes) -> bytes:
+def apim_toml_operator(base: bytes, h2_apim: str = _H2_APIM) -> bytes:
     return edit(
         base,
         ('[server]\nhostname = "localhost"', '[server]\nhostname = "apim.example.com"'),
         ("#offset=0\n", "offset=1\n"),
         (
-            f'[database.apim_db]\ntype = "h2"\nurl = "{_H2_APIM}"\n'
+            f'[database.apim_db]\ntype = "h2"\nurl = "{h2_apim}"\n'
             'username = "wso2carbon"\npassword = "wso2carbon"',
             f'{_DB_NOTE}\n[database.apim_db]\ntype = "mysql"\nurl = "{MYSQL_APIM}"\n'
             'username = "apimadmin"\npassword = "Db-S3cret"',
@@ -1495,6 +1501,7 @@ S17 = Scenario(
 
 _KM_URL = "https://km.example.com:9443/services/"
 KM_SUBSCRIPTION = "apim.key_manager.enable_apikey_subscription_validation"
+KM_SUB = ("apim", "key_manager", "enable_apikey_subscription_validation")
 
 
 def ours_18(base: bytes) -> bytes:
@@ -1655,12 +1662,12 @@ RUN_AS_USER = "kubernetes.securityContext.runAsUser"
 _VALUES_NOTE = "        # prod: Amazon RDS for MySQL, credentials from the vault"
 
 
-def ours_20(base: bytes) -> bytes:
+def helm_operator(base: bytes) -> bytes:
+    """Ingress hosts, MySQL (with a note), the keystore secret and an own TLS keystore."""
     return edit(
         base,
         ('hostname: "am.wso2.com"', 'hostname: "apim.example.com"'),
         ('hostname: "gw.wso2.com"', 'hostname: "gw.example.com"'),
-        ("    runAsUser: 802\n", "    runAsUser: 1000\n"),
         (
             '        # -- Database type. eg: mysql, oracle, mssql, postgres\n        type: ""\n'
             '        jdbc:\n          # -- JDBC driver class name\n          driver: ""',
@@ -1691,6 +1698,11 @@ def ours_20(base: bytes) -> bytes:
     )
 
 
+def ours_20(base: bytes) -> bytes:
+    """As every Helm operator, and the container's user set by the cluster's policy."""
+    return edit(helm_operator(base), ("    runAsUser: 802\n", "    runAsUser: 1000\n"))
+
+
 def ours_20_reindented(base: bytes) -> bytes:
     """The operator's YAML tool re-indented the file to 4 spaces; one real change."""
     y = YAML()
@@ -1703,6 +1715,20 @@ def ours_20_reindented(base: bytes) -> bytes:
     y.dump(doc, buf)
     return buf.getvalue().encode()
 
+
+HELM_OPERATOR = (
+    op((*_K8S, "ingress", "management", "hostname"), "apim.example.com"),
+    op((*_K8S, "ingress", "gateway", "hostname"), "gw.example.com"),
+    op((*_CONF, "databases", "type"), "mysql"),
+    op((*_CONF, "databases", "jdbc", "driver"), "com.mysql.cj.jdbc.Driver"),
+    op((*_CONF, "databases", "apim_db", "url"), MYSQL_APIM),
+    op((*_CONF, "databases", "apim_db", "username"), "apimadmin"),
+    op((*_CONF, "databases", "shared_db", "url"), MYSQL_SHARED),
+    op((*_CONF, "security", "jksSecretName"), "apim-keystores"),
+    op((*_CONF, "security", "keystores", "tls", "name"), "apim-tls.jks"),
+    op((*_CONF, "security", "keystores", "tls", "password"), "Tls-S3cret"),
+    op_comment(f"{_VALUES_NOTE}\n        # -- Database type."),
+)
 
 UP20 = (
     up((*_K8S, "securityContext", "runAsUser"), 10001, conflict=RUN_AS_USER),
@@ -1730,21 +1756,268 @@ S20 = Scenario(
     customise=ours_20,
     summary="ingress hosts, MySQL, keystore secret and TLS keystore, container user (changed upstream)",
     operator=(
-        op((*_K8S, "ingress", "management", "hostname"), "apim.example.com"),
-        op((*_K8S, "ingress", "gateway", "hostname"), "gw.example.com"),
+        *HELM_OPERATOR,
         op((*_K8S, "securityContext", "runAsUser"), 1000, conflict=RUN_AS_USER),
-        op((*_CONF, "databases", "type"), "mysql"),
-        op((*_CONF, "databases", "jdbc", "driver"), "com.mysql.cj.jdbc.Driver"),
-        op((*_CONF, "databases", "apim_db", "url"), MYSQL_APIM),
-        op((*_CONF, "databases", "apim_db", "username"), "apimadmin"),
-        op((*_CONF, "databases", "shared_db", "url"), MYSQL_SHARED),
-        op((*_CONF, "security", "jksSecretName"), "apim-keystores"),
-        op((*_CONF, "security", "keystores", "tls", "name"), "apim-tls.jks"),
-        op((*_CONF, "security", "keystores", "tls", "password"), "Tls-S3cret"),
-        op_comment(f"{_VALUES_NOTE}\n        # -- Database type."),
     ),
     upstream=UP20,
     conflicts=(RUN_AS_USER,),
+)
+
+
+# 21 · API-M 4.3 → 4.4 deployment.toml ----------------------------------------------------------
+
+_H2_APIM_43 = "jdbc:h2:./repository/database/WSO2AM_DB;DB_CLOSE_ON_EXIT=FALSE"
+AI_ENDPOINT = "apim.ai.endpoint"
+_TX_HEADER_OLD = "#[integration.transaction_counter]\n"
+_TX_HEADER_NEW = "#[apim.transaction_counter]\n"
+
+
+def ours_21(base: bytes) -> bytes:
+    """As 16 (4.3 has a shorter H2 URL), and the AI features pointed at an own service."""
+    return edit(
+        apim_toml_operator(base, _H2_APIM_43),
+        ('[apim.ai]\nenable = true\ntoken = ""\nendpoint = ""', '[apim.ai]\nenable = true\n'
+         'token = "ai-t0ken"\nendpoint = "https://ai.example.com/v1"'),
+    )  # fmt: skip
+
+
+def ours_21_subscription(base: bytes) -> bytes:
+    """Subscription validation kept off (upstream removed the key); the documented
+    transaction-counter block edited next to the header upstream renamed."""
+    return edit(
+        base,
+        (
+            "enable_apikey_subscription_validation = true",
+            "enable_apikey_subscription_validation = false",
+        ),
+        ('#server_id = "Gateway1"', '#server_id = "GW-prod-1"'),
+    )
+
+
+UP21 = (
+    up(("apim", "ai", "endpoint"), ABSENT, conflict=AI_ENDPOINT),
+    up(KM_SUB, ABSENT, conflict=KM_SUBSCRIPTION),
+    up(("apim", "key_manager", "enable_lightweight_apikey_generation"), True),
+    up_comment(
+        "\n\n" + _TX_HEADER_NEW + "#enable = true\n",
+        absent=(_TX_HEADER_OLD,),
+    ),
+)
+
+S21 = Scenario(
+    pair="21",
+    directory="21-apim-deployment-toml-4.3-to-4.4",
+    fmt="toml",
+    customise=ours_21,
+    summary="as 16, AI token and endpoint (the endpoint removed upstream)",
+    operator=(
+        *APIM_TOML_OPERATOR,
+        op(("apim", "ai", "token"), "ai-t0ken"),
+        op(("apim", "ai", "endpoint"), "https://ai.example.com/v1", conflict=AI_ENDPOINT),
+    ),
+    upstream=one_sided(UP21, keep=(AI_ENDPOINT,)),
+    conflicts=(AI_ENDPOINT,),
+)
+
+
+# 22 · API-M 4.0 → 4.1 log4j2.properties (upstream re-spaced many lines) ------------------------
+
+_CARBON_PATTERN = "appender.CARBON_LOGFILE.filePattern"
+_API_APPENDER = "appender.API_LOGFILE"
+_OPS_NOTE = "# ops: these files are also rotated by logrotate"
+_BOT_ADDITIVITY = "logger.org-wso2-carbon-apimgt-gateway-mediators-BotDetectionMediator.additivity"
+
+
+def ours_22(base: bytes) -> bytes:
+    """Logs under /var/log (a line upstream changed, two it only re-spaced), bigger files,
+    root level, a note."""
+    return edit(
+        base,
+        (
+            "appender.CARBON_LOGFILE.type = RollingFile\n",
+            f"{_OPS_NOTE}\nappender.CARBON_LOGFILE.type = RollingFile\n",
+        ),
+        (
+            "appender.CARBON_LOGFILE.fileName = ${sys:carbon.home}/repository/logs/wso2carbon.log",
+            "appender.CARBON_LOGFILE.fileName = /var/log/wso2/wso2carbon.log",
+        ),
+        (
+            "appender.CARBON_LOGFILE.filePattern = ${sys:carbon.home}/repository/logs/"
+            "wso2carbon-%d{MM-dd-yyyy}.log",
+            "appender.CARBON_LOGFILE.filePattern = /var/log/wso2/wso2carbon-%d{MM-dd-yyyy}.log",
+        ),
+        (
+            "appender.CARBON_LOGFILE.policies.size.size=10MB",
+            "appender.CARBON_LOGFILE.policies.size.size=50MB",
+        ),
+        (
+            "appender.CORRELATION.fileName =${sys:carbon.home}/repository/logs/correlation.log",
+            "appender.CORRELATION.fileName =/var/log/wso2/correlation.log",
+        ),
+        ("rootLogger.level = ERROR", "rootLogger.level = WARN"),
+    )
+
+
+def ours_22_reformatted(base: bytes) -> bytes:
+    """The operator's tool rewrote every `key = value` as `key=value` (upstream went the
+    other way on some lines); one real change."""
+    ours = re.sub(rb"(?m)^([\w.-]+) = ", rb"\1=", base)
+    return edit(ours, ("rootLogger.level=ERROR", "rootLogger.level=WARN"))
+
+
+UP22 = (
+    up("appenders", Contains("API_LOGFILE")),
+    up(
+        _CARBON_PATTERN,
+        "${sys:carbon.home}/repository/logs/wso2carbon-%d{MM-dd-yyyy}-%i.log",
+        conflict=_CARBON_PATTERN,
+    ),
+    *(
+        up(f"{_API_APPENDER}.{key}", value)
+        for key, value in (
+            ("type", "RollingFile"),
+            ("name", "API_LOGFILE"),
+            ("fileName", "${sys:carbon.home}/repository/logs/api.log"),
+            ("filePattern", "${sys:carbon.home}/repository/logs/api-%d{MM-dd-yyyy}-%i.log"),
+            ("layout.type", "PatternLayout"),
+            ("layout.pattern", "[%d] %5p {%c} %X{apiName} - %m%ex%n"),
+            ("policies.type", "Policies"),
+            ("policies.time.type", "TimeBasedTriggeringPolicy"),
+            ("policies.time.interval", "1"),
+            ("policies.time.modulate", "true"),
+            ("policies.size.type", "SizeBasedTriggeringPolicy"),
+            ("policies.size.size", "10MB"),
+            ("strategy.type", "DefaultRolloverStrategy"),
+            ("strategy.max", "20"),
+            ("filter.threshold.type", "ThresholdFilter"),
+            ("filter.threshold.level", "DEBUG"),
+        )
+    ),
+    up_comment("\n# Appender config API logging\nappender.API_LOGFILE.type"),
+    up("loggers", Contains("API_LOG")),
+    up("logger.API_LOG.name", "API_LOG"),
+    up("logger.API_LOG.level", "INFO"),
+    up("logger.API_LOG.appenderRef.API_LOGFILE.ref", "API_LOGFILE"),
+    up("logger.API_LOG.additivity", "false"),
+    up("logger.trace.name", "tracer"),
+    up(_BOT_ADDITIVITY, "false"),  # was "false " (a trailing blank is part of the value)
+    up_comment(
+        "\n# Following are to remove false error messages from startup (IS)\n",
+        "\n# Hive Related Log configurations\n",
+        absent=("#Following are", "#Hive Related"),
+    ),
+)
+
+S22 = Scenario(
+    pair="22",
+    directory="22-apim-log4j2-properties-4.0-to-4.1",
+    fmt="properties",
+    customise=ours_22,
+    summary="logs under /var/log (one line changed upstream too, two only re-spaced), size, level",
+    operator=(
+        op("appender.CARBON_LOGFILE.fileName", "/var/log/wso2/wso2carbon.log"),
+        op(
+            _CARBON_PATTERN,
+            "/var/log/wso2/wso2carbon-%d{MM-dd-yyyy}.log",
+            conflict=_CARBON_PATTERN,
+        ),
+        op("appender.CARBON_LOGFILE.policies.size.size", "50MB"),
+        op("appender.CORRELATION.fileName", "/var/log/wso2/correlation.log"),
+        op("rootLogger.level", "WARN"),
+        op_comment(f"\n{_OPS_NOTE}\nappender.CARBON_LOGFILE.type"),
+    ),
+    upstream=(
+        *UP22,
+        # lines upstream only re-spaced and the operator left alone read as upstream wrote them
+        up_layout(
+            "\nappender.AUDIT_LOGFILE.policies.size.size = 10MB\n",
+            "\nappender.ERROR_LOGFILE.fileName = ${sys:carbon.home}/repository/logs/"
+            "wso2-apigw-errors.log\n",
+        ),
+    ),
+    conflicts=(_CARBON_PATTERN,),
+)
+
+
+# 23 · helm-apim all-in-one values.yaml, chart 4.4.0 → 4.5.0 ----------------------------------
+
+GATEWAY_TYPE = "wso2.apim.configurations.gatewayType"
+
+
+def ours_23(base: bytes) -> bytes:
+    """As 20 (no container user), gateway types, the AI service and transaction counter on."""
+    ours = edit(
+        helm_operator(base),
+        ('      gatewayType: "Regular"\n      userStore:', '      gatewayType: "Regular,APK"\n      userStore:'),
+        ('        enabled: false\n        token: ""\n        endpoint: ""',
+         '        enabled: true\n        token: "ai-t0ken"\n        endpoint: "https://ai.example.com/v1"'),
+        ('        enabled: false\n        serverId: "Gateway"',
+         '        enabled: true\n        serverId: "GW-prod"'),
+    )  # fmt: skip
+    return ours
+
+
+UP23 = (
+    up((*_APIM, "version"), "4.5.0"),
+    up((*_APIM, "mountFrontendConfig"), False),
+    up_comment("    # -- Frontend settings.json mount status\n    mountFrontendConfig: false\n"),
+    up((*_CONF, "gatewayType"), "Regular,APK,AWS", conflict=GATEWAY_TYPE),
+    up((*_CONF, "ai", "key"), ""),
+    up((*_CONF, "ai", "token_endpoint"), ""),
+    up((*_CONF, "gateway", "environments", Where("name", "Default"), "visibility"), None),
+    up_layout(
+        '          provider: "wso2"\n          visibility:\n          displayInApiConsole: true\n'
+    ),
+    up((*_CONF, "publisher", "enable_api_doc_visibility"), False),
+    up((*_CONF, "transactionCounter", "serverURL"), ""),
+    up(
+        (*_CONF, "governance"),
+        {
+            "scheduler": {
+                "thread_pool_size": "",
+                "queue_size": "",
+                "task_check_interval_minutes": "",
+                "task_cleanup_interval_minutes": "",
+            }
+        },
+    ),
+    up((*_CONF, "sdk", "supportedLanguages"), Contains("swift5")),
+    up_layout(
+        '        supportedLanguages: ["android", "java", "csharp", "dart", "groovy", "javascript",'
+        ' "jmeter", "perl", "php", "python", "ruby", "swift5", "clojure"]\n'
+    ),
+    up(
+        (*_CONF, "organization_based_access_control"),
+        {
+            "enabled": True,
+            "organization_name_local_claim": "http://wso2.org/claims/organization",
+            "organization_id_local_claim": "http://wso2.org/claims/organizationId",
+        },
+    ),
+    up_comment(
+        "        # -- Override the default values of governance.scheduler if any value exists\n",
+        "      # APIM SDK configurations\n      sdk:\n",
+        "      # Organization level access control configurations\n",
+    ),
+)
+
+S23 = Scenario(
+    pair="23",
+    directory="23-helm-all-in-one-values-yaml-4.4-to-4.5",
+    fmt="yaml",
+    customise=ours_23,
+    summary="as 20, gateway types (changed upstream), AI service, transaction counter",
+    operator=(
+        *HELM_OPERATOR,
+        op((*_CONF, "gatewayType"), "Regular,APK", conflict=GATEWAY_TYPE),
+        op((*_CONF, "ai", "enabled"), True),
+        op((*_CONF, "ai", "token"), "ai-t0ken"),
+        op((*_CONF, "ai", "endpoint"), "https://ai.example.com/v1"),
+        op((*_CONF, "transactionCounter", "enabled"), True),
+        op((*_CONF, "transactionCounter", "serverId"), "GW-prod"),
+    ),
+    upstream=UP23,
+    conflicts=(GATEWAY_TYPE,),
 )
 
 
@@ -1752,7 +2025,7 @@ SCENARIOS: dict[str, Scenario] = {
     s.pair: s
     for s in (
         *(S01, S02, S03, S04, S05, S06, S07, S08, S09, S10, S11, S12, S13, S14, S15),
-        *(S16, S17, S18, S19, S20),
+        *(S16, S17, S18, S19, S20, S21, S22, S23),
     )
 }
 
@@ -1796,7 +2069,6 @@ def ours_17_reformatted(base: bytes) -> bytes:
 AN_ENABLE = "apim.analytics.enable"
 _ENV0 = ("apim", "gateway", "environment", 0)
 RENAMED_ENV = "apim.gateway.environment[name=Production and Sandbox]"
-KM_SUB = ("apim", "key_manager", "enable_apikey_subscription_validation")
 _LIMITS = ("wso2", "deployment", "resources", "limits")
 
 
@@ -2120,6 +2392,34 @@ VARIANTS: dict[str, Scenario] = {
                     "# -- APIM AI related configurations\n",
                 ),
             ),
+            conflicts=(),
+        ),
+        Scenario(
+            pair="21",
+            variant="b",
+            directory=S21.directory,
+            fmt="toml",
+            customise=ours_21_subscription,
+            summary="subscription validation kept off (key removed upstream), a documented value",
+            operator=(
+                op(KM_SUB, False, conflict=KM_SUBSCRIPTION),
+                op_comment('#server_id = "GW-prod-1"\n', absent=('#server_id = "Gateway1"',)),
+            ),
+            upstream=one_sided(UP21, keep=(KM_SUBSCRIPTION,)),
+            conflicts=(KM_SUBSCRIPTION,),
+        ),
+        Scenario(
+            pair="22",
+            variant="b",
+            directory=S22.directory,
+            fmt="properties",
+            customise=ours_22_reformatted,
+            summary="every `key = value` rewritten as `key=value` (upstream re-spaced the other way)",
+            operator=(
+                op("rootLogger.level", "WARN"),
+                op_layout("\nappender.CARBON_LOGFILE.type=RollingFile\n"),
+            ),
+            upstream=one_sided(UP22),
             conflicts=(),
         ),
     )

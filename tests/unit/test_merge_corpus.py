@@ -3,8 +3,9 @@
 The scenarios (tests/corpus/scenarios.py) hold the operator's side of each real WSO2 pair
 and the changes both sides made; the per-format test modules check the same pairs setting by
 setting with their own oracles. Here: the facts are sound (each holds on its own side and
-not on base), uplevel carries every one of them and reports exactly the true conflicts, and
-benchmarks/merge_bench.py counts conflicts and lost changes the way its section says.
+not on base), uplevel carries every one of them (values, comment lines and layout), reports
+exactly the true conflicts, and a merge that stops on a conflict still holds every other
+change; and benchmarks/merge_bench.py counts the way its section says.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from types import ModuleType
 import pytest
 
 from tests.corpus.scenarios import (
+    KINDS,
     SCENARIOS,
     VARIANTS,
     Reading,
     Scenario,
+    Setting,
     conflict_hunks,
     outside_conflicts,
     resolve_conflicts,
@@ -46,7 +49,11 @@ def test_there_is_one_scenario_per_corpus_pair() -> None:
     folders = sorted(p.name for p in SCENARIOS["01"].path.parent.iterdir() if p.is_dir())
     folders = [f for f in folders if f[:2].isdigit()]
     assert [SCENARIOS[p].directory for p in PAIRS] == folders
-    assert len(folders) == 20
+    assert len(folders) == 23
+    for folder in folders:  # every pair says where its bytes come from
+        assert (
+            (SCENARIOS["01"].path.parent / folder / "source.txt").read_text().startswith("repo: ")
+        )
 
 
 @pytest.mark.parametrize("key", sorted(ALL))
@@ -62,6 +69,9 @@ def test_facts_hold_on_their_own_side_and_not_on_base(key: str) -> None:
         assert fact.holds(theirs) and not fact.holds(base), fact.describe()
     for fact in s.facts:  # a fact that names a conflict names one the scenario expects
         assert fact.conflict is None or fact.conflict in s.conflicts
+        assert fact.kind in KINDS and (fact.kind == "value" or not isinstance(fact, Setting))
+    for name in s.conflicts:  # every planted conflict has a change of each side
+        assert {f.side for f in s.facts if f.conflict == name} == {"ours", "theirs"}, name
     if s.fmt != "text":
         assert base.readable and ours.readable and theirs.readable
 
@@ -71,8 +81,13 @@ def test_uplevel_carries_every_change_and_stops_only_on_true_conflicts(key: str)
     s = ALL[key]
     result = merge(s.base(), s.ours(), s.theirs(), path=s.name)
     assert result.format == s.fmt and result.fallback is None
-    assert sorted(c.path for c in result.conflicts) == sorted(s.conflicts)
-    assert [f.describe() for f in s.missing(result.merged)] == []
+    reported = sorted(c.path for c in result.conflicts)
+    spurious = [c for c in reported if c not in s.conflicts]
+    unreported = [c for c in s.conflicts if c not in reported]
+    # outside its conflicts the result holds every change of both sides, conflicted or not
+    lost = [f"{f.side} {f.kind}: {f.describe()}" for f in s.missing(result.merged)]
+    assert (spurious, unreported, lost) == ([], [], [])
+    assert len(reported) == len(s.conflicts)  # each conflict named once
     if s.fmt == "text":
         assert conflict_hunks(result.merged) == len(s.conflicts)
         return
@@ -126,6 +141,21 @@ def test_bench_counts_conflicts_and_lost_changes_on_real_pairs(bench: ModuleType
     same_key = bench.measure_pair(_scenario("12b"))
     assert same_key.git.conflicts == 0 and same_key.git.missed == same_key.scenario.conflicts
     assert same_key.uplevel.conflicts == 1 and same_key.uplevel.missed == ()
+    # lost changes by kind, and whether a conflicted merge kept the rest
+    assert {k: nothing.lost_of(k) for k in KINDS} == {
+        k: sum(1 for f in s.facts if f.conflict is None and f.kind == k) for k in KINDS
+    }
+    assert nothing.complete is None and bench.judge(s, s.base(), 1).complete is False
+    assert r.uplevel.complete is True and r.git.complete is False
+    comments = bench.measure_pair(_scenario("21b"))  # a documented line edited by each side
+    assert comments.uplevel.spurious == () and comments.uplevel.lost_of("comment") == 0
+    assert sum(f.kind == "comment" for f in comments.scenario.facts) == 2
+    formats = bench.format_table([r, j2, same_key, comments])
+    assert "| JSON | uplevel | 2 |" in formats and "| TOML | git merge-file | 1 |" in formats
+    assert "| **total** (4 pairs) | uplevel | 4 |" in formats
+    t = bench.totals([r, j2, same_key, comments])
+    assert t["up_found"] == t["true_conflicts"] == 4 and t["git_found"] == 3
+    assert t["up_stopped"] == t["up_complete"] == 4
     text = bench.table([r, j2], [same_key])
     assert "| **total, 2 pairs** |" in text and "| **total, all 3** |" in text
     assert bench.totals([r, j2])["up_conflicts"] == 2
@@ -137,4 +167,5 @@ def test_bench_counts_conflicts_and_lost_changes_on_real_pairs(bench: ModuleType
     )
     assert "12b: git merged the true conflict" in section
     assert section.startswith(bench.HEADING + "\n") and "How counted" in section
+    assert "### Per format" in section and "| format | tool |" in section
     assert time.monotonic() - start < 5
