@@ -463,8 +463,9 @@ def section(
         "reader), or a text that must be present or absent. Every fact holds on its own side "
         "and not on base (the merge tests check this). A fact is a *value* (a setting, or a "
         "template line that is configuration), a *comment* (comment lines added, removed or "
-        "edited, commented-out documented blocks included) or *layout* (the operator's "
-        "formatting of lines whose settings did not change).",
+        "edited, commented-out documented blocks included) or *layout* (formatting: the "
+        "operator's, of lines whose settings did not change, or upstream's lines as it "
+        "wrote or re-spaced them).",
         "- *true conflicts*: the settings both sides changed differently (or one changed "
         "what the other removed), listed in the scenario; uplevel must report exactly "
         "those. A git hunk counts as stopping on one when one of its changes is inside it.",

@@ -1,17 +1,21 @@
 """The operator's side of every corpus pair, and the changes a merge must carry.
 
-For each of the 15 real WSO2 pairs in this folder (`base.*` shipped in an older release,
-`theirs.*` the same file in a newer one) a Scenario says:
+For each real WSO2 pair in this folder (`base.*` shipped in an older release, `theirs.*`
+the same file in a newer one; INDEX.md lists them) a Scenario says:
 
 - how the operator customised `base` into `ours` (hostnames, ports, passwords, datasource
-  URLs, log levels, added settings and elements, commented-out lines, reformatting);
+  URLs, keystores, log levels, added settings and elements, commented-out sections made
+  live, keys appended to the last table, comments, reformatting);
 - the operator's changes and upstream's changes as facts that can be checked on any merged
   file: a setting (located in the file's own format, read with an independent parser:
-  tomllib, lxml, ruamel's safe loader, json) that must have a value, be present or be absent,
-  or a text that must be present or absent;
-- the conflicts uplevel must report (the setting paths both sides changed differently).
-  A fact that belongs to one of those conflicts says so: no merge tool can take both sides
-  of it, so the merge tests and the benchmark judge it apart from the others.
+  tomllib, lxml, ruamel's safe loader, json, a .properties reader) that must have a value,
+  be present or be absent, or a text that must be present or absent. Each fact has a kind,
+  so that the benchmark counts comment lines apart from values: *value*, *comment* or
+  *layout*;
+- the conflicts uplevel must report: exactly the settings both sides changed differently
+  (or one changed what the other removed). A fact that belongs to one of those conflicts
+  says so: no merge tool can take both sides of it, so the merge tests and the benchmark
+  judge it apart from the others.
 
 The unit tests (tests/unit/test_merge_*.py) and the benchmark (benchmarks/merge_bench.py)
 share these scenarios, so "every operator change and every upstream change is in the
@@ -198,7 +202,8 @@ class Fact:
     """One change of one side. `kind` says what the benchmark counts it as: a *value* (a
     setting, or a line of a template that is configuration), a *comment* (comment lines
     added, removed or edited, commented-out settings included) or *layout* (the operator's
-    formatting of lines whose settings did not change, or upstream's new lines as written)."""
+    formatting of lines whose settings did not change, or upstream's lines as it wrote or
+    re-spaced them)."""
 
     side: Side
     conflict: str | None = None  # the expected conflict this change is part of
@@ -288,8 +293,8 @@ def op_layout(*present: str) -> Text:
 
 
 def up_layout(*present: str) -> Text:
-    """Lines upstream added, as upstream wrote them (a merge re-emitting them must not
-    reflow them)."""
+    """Lines upstream added or re-spaced, as upstream wrote them (a merge must not reflow
+    or re-indent them)."""
     return Text(side="theirs", present=present, kind="layout")
 
 
@@ -333,7 +338,7 @@ def outside_conflicts(data: bytes) -> bytes:
 
 @dataclass(frozen=True, kw_only=True)
 class Scenario:
-    pair: str  # "01" … "15"
+    pair: str  # "01", "02", …: the folder's number
     directory: str  # the pair's folder under tests/corpus
     variant: str = ""  # "" for the pair's main scenario, "b", "c" for the others
     fmt: str  # the format uplevel picks for the file's name (text: line merge)
