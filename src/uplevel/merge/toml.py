@@ -152,14 +152,15 @@ def _unit_merge(
     target: dict[_Path, Any],
     source: dict[_Path, str],
 ) -> bytes | None:
-    """diff3 over the three files' units (toml_units), or None when no order of the
-    changed regions reads back as the merged settings.
+    """diff3 over the three files' units (toml_units), or None when no way of ordering the
+    regions both sides changed reads back as the merged settings.
 
     Settings come once each, in the merged value's spelling (the side it comes from),
     and only if they are in the merged settings. Headers and other lines follow diff3:
-    a line one side added is added, one it removed is removed; where both sides changed
-    the same region, both sides' lines are kept (never one dropped), ours first, or theirs
-    first if that is what reads back right.
+    a line one side added is added, one it removed is removed. Where both sides changed
+    the same region, both sides' lines are kept (never one dropped), placed first by where
+    each side anchored them in base, else ours' before theirs', else theirs' before ours';
+    the first of these that reads back as the merged settings is the result.
     """
     try:
         ub, uo, ut = (split_units(x, rules, _element_id) for x in (base, ours, theirs))
@@ -171,21 +172,24 @@ def _unit_merge(
         diff3_regions([u.ident for u in ub], [u.ident for u in uo], [u.ident for u in ut])
     )
 
-    def assemble(ours_first: bool) -> bytes:
+    def assemble(mode: str) -> bytes:
         out: list[bytes] = []
         placed: set[Hashable] = set()
         for stable, rb, ro, rt in regions:
             cb, co, ct = [ub[i] for i in rb], [uo[i] for i in ro], [ut[i] for i in rt]
+            counted = not stable
             if stable:
                 order = co
             elif [u.ident for u in co] == [u.ident for u in cb]:
                 order = ct + co
             elif [u.ident for u in ct] == [u.ident for u in cb]:
                 order = co + ct
+            elif mode == "anchored":
+                order, counted = _anchored(cb, co, ct, target), False
             else:
-                order = co + ct if ours_first else ct + co
+                order = co + ct if mode == "ours-first" else ct + co
             allowed: dict[Hashable, int] = {}
-            if not stable:
+            if counted:
                 for units, sign in ((co, 1), (ct, 1), (cb, -1)):
                     for u in units:
                         allowed[u.ident] = allowed.get(u.ident, 0) + sign
@@ -196,7 +200,7 @@ def _unit_merge(
                     placed.add(u.path)
                     out.append(_spelling(u.path, source[u.path], o_at, t_at) or u.text)
                     continue
-                if not stable:
+                if counted:
                     if allowed.get(u.ident, 0) <= 0:
                         continue
                     allowed[u.ident] -= 1
@@ -210,12 +214,52 @@ def _unit_merge(
                 out[i] = text + b"\n"
         return b"".join(out)
 
-    orders = (True, False) if any(not r[0] for r in regions) else (True,)
-    for ours_first in orders:
-        merged = assemble(ours_first)
+    both = any(
+        not stable
+        and [ub[i].ident for i in rb] != [uo[i].ident for i in ro]
+        and [ub[i].ident for i in rb] != [ut[i].ident for i in rt]
+        for stable, rb, ro, rt in regions
+    )
+    for mode in ("anchored", "ours-first", "theirs-first") if both else ("anchored",):
+        merged = assemble(mode)
         if _reads_as(merged, rules, target):
             return merged
     return None
+
+
+def _anchored(
+    cb: list[Unit], co: list[Unit], ct: list[Unit], target: dict[_Path, Any]
+) -> list[Unit]:
+    """A region both sides changed, each side's insertions placed before the base unit they
+    were made in front of. At the same place, a pure insertion goes before the other side's
+    replacement of what follows (upstream's new comment block stays in front of the section
+    the operator uncommented). A base unit stays if both sides kept it, or if it is a setting
+    that the merged settings keep (a conflict's operator value)."""
+    plans = [_plan(cb, co), _plan(cb, ct)]
+    order: list[Unit] = []
+    for i in range(len(cb) + 1):
+        (o_ins, o_rep), (t_ins, t_rep) = plans[0][0][i], plans[1][0][i]
+        order += t_ins + o_ins if o_rep and not t_rep else o_ins + t_ins
+        if i < len(cb):
+            kept = plans[0][1][i], plans[1][1][i]
+            unit = cb[i]
+            if all(kept) or (any(kept) and unit.kind == "setting" and unit.path in target):
+                order.append(unit)
+    return order
+
+
+def _plan(cb: list[Unit], cx: list[Unit]) -> tuple[list[tuple[list[Unit], bool]], list[bool]]:
+    """One side's edit of a region: per base position, the units inserted before it (and
+    whether they replace what follows), and per base unit, whether the side kept it."""
+    inserted: list[tuple[list[Unit], bool]] = [([], False) for _ in range(len(cb) + 1)]
+    kept = [False] * len(cb)
+    matcher = difflib.SequenceMatcher(None, [u.ident for u in cb], [u.ident for u in cx], False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            kept[i1:i2] = [True] * (i2 - i1)
+        elif j2 > j1:
+            inserted[i1] = (inserted[i1][0] + cx[j1:j2], tag == "replace")
+    return inserted, kept
 
 
 def _spelling(path: _Path, side: str, o_at: dict[_Path, Unit], t_at: dict[_Path, Unit]) -> bytes:
