@@ -2026,11 +2026,161 @@ S23 = Scenario(
 )
 
 
+# 24 · kubernetes-apim pattern-1 values.yaml 4.2.0.1 → 4.2.0.2 (upstream adds a comment block) ---
+
+_DEP = ("wso2", "deployment")
+_MI_BLOCK = (
+    "      #  ENV_NAME: ENV_VALUE\n\n"
+    "      # Add the customized deployment configurations for the WSO2 MI v4.2.0"
+    " (<WSO2MI>/conf/deployment.toml)\n"
+    "      # config:\n"
+    "      #   deployment.toml: |-\n"
+    "      #     # toml configurations for the WSO2 MI v4.2.0\n\n"
+    "      # Configure synapse testing.\n"
+)
+
+
+def ours_24(base: bytes) -> bytes:
+    """Subscription, external MySQL, ingress hosts, and the Micro Integrator tuned right
+    around the place where upstream documents its deployment.toml."""
+    return edit(
+        base,
+        ('    username: ""\n    password: ""', '    username: "ops@example.com"\n    password: "Sup3r$ecret"'),
+        ("      cluster_mysql: true", "      cluster_mysql: false  # Amazon RDS"),
+        ('hostname: "am.wso2.com"', 'hostname: "apim.example.com"'),
+        ('hostname: "gateway.am.wso2.com"', 'hostname: "gw.example.com"'),
+        ("        hostname: wso2am-mysql-db-service\n", "        hostname: mysql.example.com\n"),
+        ("        apim:\n          username: wso2carbon\n          password: wso2carbon",
+         "        apim:\n          username: wso2carbon\n          password: Db-S3cret"),
+        ("      # Number of deployment replicas\n      replicas: 2",
+         "      # Number of deployment replicas\n      replicas: 3"),
+        ("      envs:\n      #  ENV_NAME: ENV_VALUE\n",
+         '      envs:\n        JAVA_OPTS: "-Xmx1g"\n      #  ENV_NAME: ENV_VALUE\n'),
+        ("      synapseTest:\n        enabled: false", "      synapseTest:\n        enabled: true"),
+        ('hostname: "management.mi.wso2.com"', 'hostname: "mi.example.com"'),
+    )  # fmt: skip
+
+
+_AM_TOML = '[server]\nhostname = "apim.example.com"\noffset = 1\n'
+
+
+def ours_24_am_config(base: bytes) -> bytes:
+    """The documented (commented-out) API-M deployment.toml block made live."""
+    return edit(
+        base,
+        (
+            "      # config:\n      #   deployment.toml: |-\n      #     # deployment configurations"
+            " for the WSO2 API Manager v4.0.0 (<WSO2AM>/repository/conf/deployment.toml)\n",
+            "      config:\n        deployment.toml: |-\n"
+            '          [server]\n          hostname = "apim.example.com"\n          offset = 1\n',
+        ),
+    )
+
+
+UP24 = (up_comment(_MI_BLOCK),)
+
+S24 = Scenario(
+    pair="24",
+    directory="24-k8s-am-pattern-1-values-yaml-4.2.0.1-to-4.2.0.2",
+    fmt="yaml",
+    customise=ours_24,
+    summary="subscription, external MySQL, ingress hosts, MI replicas, env and tests",
+    operator=(
+        op(("wso2", "subscription", "username"), "ops@example.com"),
+        op(("wso2", "subscription", "password"), "Sup3r$ecret"),
+        op((*_DEP, "dependencies", "cluster_mysql"), False),
+        op_comment("      cluster_mysql: false  # Amazon RDS\n"),
+        op((*_DEP, "am", "ingress", "management", "hostname"), "apim.example.com"),
+        op((*_DEP, "am", "ingress", "gateway", "hostname"), "gw.example.com"),
+        op((*_DEP, "am", "db", "hostname"), "mysql.example.com"),
+        op((*_DEP, "am", "db", "apim", "password"), "Db-S3cret"),
+        op((*_DEP, "mi", "replicas"), 3),
+        op((*_DEP, "mi", "envs"), {"JAVA_OPTS": "-Xmx1g"}),
+        op((*_DEP, "mi", "synapseTest", "enabled"), True),
+        op((*_DEP, "mi", "ingress", "management", "hostname"), "mi.example.com"),
+    ),
+    upstream=UP24,
+    conflicts=(),
+)
+
+
+# 25 · Identity Server 5.11 → 6.0 deployment.toml (the default user store becomes JDBC) --------
+
+_USER_STORE_GONE = ("connection_url", "connection_name", "connection_password", "base_dn")
+USER_STORE = tuple(f"user_store.{k}" for k in ("type", *_USER_STORE_GONE))
+_LDAP = {
+    "type": "read_only_ldap_unique_id",
+    "connection_url": "ldaps://ldap.corp.example:636",
+    "connection_name": "cn=wso2-is,ou=services,dc=corp,dc=example",
+    "connection_password": "Ld4p-S3cret",
+    "base_dn": "dc=corp,dc=example",
+}
+
+
+def ours_25(base: bytes) -> bytes:
+    """The corporate read-only LDAP as user store, hostname, own keystore, MySQL, and the
+    documented e-mail adapter made live at the end of the file."""
+    ours = edit(
+        base,
+        ('hostname = "localhost"', 'hostname = "is.example.com"'),
+        ('type = "read_write_ldap_unique_id"', f'type = "{_LDAP["type"]}"'),
+        ('connection_url = "ldap://localhost:${Ports.EmbeddedLDAP.LDAPServerPort}"',
+         f'connection_url = "{_LDAP["connection_url"]}"'),
+        ('connection_name = "uid=admin,ou=system"', f'connection_name = "{_LDAP["connection_name"]}"'),
+        ('connection_password = "admin"', f'connection_password = "{_LDAP["connection_password"]}"'),
+        ('base_dn = "dc=wso2,dc=org"', f'base_dn = "{_LDAP["base_dn"]}"'),
+        ('[keystore.primary]\nfile_name = "wso2carbon.jks"\npassword = "wso2carbon"',
+         '[keystore.primary]\nfile_name = "is-prod.jks"\npassword = "Ks-S3cret"'),
+        ('[database.identity_db]\ntype = "h2"\nurl = "jdbc:h2:./repository/database/WSO2IDENTITY_DB;'
+         'DB_CLOSE_ON_EXIT=FALSE;LOCK_TIMEOUT=60000"',
+         '[database.identity_db]\ntype = "mysql"\n'
+         'url = "jdbc:mysql://db.example.com:3306/identity_db?useSSL=false"'),
+    )  # fmt: skip
+    return edit(
+        ours,
+        (
+            '#[output_adapter.email]\n#from_address= "abcd@gmail.com"\n#username= "abcd"\n'
+            '#password= "xxxx"\n#hostname= "smtp.gmail.com"\n#port= 587',
+            '[output_adapter.email]\nfrom_address= "iam@example.com"\nusername= "iam"\n'
+            'password= "Sm7p-S3cret"\nhostname= "smtp.example.com"\nport= 587',
+        ),
+    )
+
+
+S25 = Scenario(
+    pair="25",
+    directory="25-is-deployment-toml-5.11-to-6.0",
+    fmt="toml",
+    customise=ours_25,
+    summary="corporate read-only LDAP (upstream dropped the LDAP store), keystore, MySQL, mail",
+    operator=(
+        op(("server", "hostname"), "is.example.com"),
+        *(op(("user_store", k), v, conflict=f"user_store.{k}") for k, v in _LDAP.items()),
+        op(("keystore", "primary", "file_name"), "is-prod.jks"),
+        op(("keystore", "primary", "password"), "Ks-S3cret"),
+        op(("database", "identity_db", "type"), "mysql"),
+        op(
+            ("database", "identity_db", "url"),
+            "jdbc:mysql://db.example.com:3306/identity_db?useSSL=false",
+        ),
+        op(("output_adapter", "email", "hostname"), "smtp.example.com"),
+        op(("output_adapter", "email", "port"), 587),
+    ),
+    upstream=(
+        up(("user_store", "type"), "database_unique_id", conflict=USER_STORE[0]),
+        *(up(("user_store", k), ABSENT, conflict=f"user_store.{k}") for k in _USER_STORE_GONE),
+        # a documented value corrected inside a commented-out block
+        up_comment("#[recaptcha]\n#enabled = true\n#api_url", absent=('#enabled = "true"',)),
+    ),
+    conflicts=USER_STORE,
+)
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.pair: s
     for s in (
         *(S01, S02, S03, S04, S05, S06, S07, S08, S09, S10, S11, S12, S13, S14, S15),
-        *(S16, S17, S18, S19, S20, S21, S22, S23),
+        *(S16, S17, S18, S19, S20, S21, S22, S23, S24, S25),
     )
 }
 
@@ -2425,6 +2575,21 @@ VARIANTS: dict[str, Scenario] = {
                 op_layout("\nappender.CARBON_LOGFILE.type=RollingFile\n"),
             ),
             upstream=one_sided(UP22),
+            conflicts=(),
+        ),
+        Scenario(
+            pair="24",
+            variant="b",
+            directory=S24.directory,
+            fmt="yaml",
+            customise=ours_24_am_config,
+            summary="the documented API-M deployment.toml block made live",
+            operator=(
+                op(
+                    ("wso2", "deployment", "am", "config", "deployment.toml"), _AM_TOML.rstrip("\n")
+                ),
+            ),
+            upstream=UP24,
             conflicts=(),
         ),
     )

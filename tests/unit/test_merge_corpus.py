@@ -49,7 +49,7 @@ def test_there_is_one_scenario_per_corpus_pair() -> None:
     folders = sorted(p.name for p in SCENARIOS["01"].path.parent.iterdir() if p.is_dir())
     folders = [f for f in folders if f[:2].isdigit()]
     assert [SCENARIOS[p].directory for p in PAIRS] == folders
-    assert len(folders) == 23
+    assert len(folders) == 25
     for folder in folders:  # every pair says where its bytes come from
         assert (
             (SCENARIOS["01"].path.parent / folder / "source.txt").read_text().startswith("repo: ")
