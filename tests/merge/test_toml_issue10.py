@@ -7,8 +7,10 @@ parser): the settings it must hold, the comment lines it must keep, the exact co
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 from typing import Any
 
+from tests.corpus.scenarios import SCENARIOS
 from uplevel.merge.engine import merge
 from uplevel.merge.toml import merge_toml
 
@@ -256,3 +258,31 @@ def test_a_byte_order_mark_is_kept_as_ours_has_it() -> None:
         assert result.fallback is None and result.clean
         assert result.merged.startswith(bom) == o_bom
         assert read(result.merged.removeprefix(bom))["server"] == {"hostname": "gw.example.org"}
+
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def test_class2_on_the_real_3_2_to_4_0_deployment_toml_one_conflict_and_every_upstream_change() -> (
+    None
+):
+    pair = next(CORPUS.glob("16-apim-deployment-toml-3.2-to-4.0"))
+    base, theirs = (pair / "base.toml").read_bytes(), (pair / "theirs.toml").read_bytes()
+    ours = base.replace(b'node_ip = "127.0.0.1"', b'node_ip = "10.0.0.5"')
+    result = merge_toml(base, ours, theirs)
+    # 4.0 dropped node_ip, which the operator changed: that conflict, and nothing else
+    assert [(c.path, c.ours, c.theirs) for c in result.conflicts] == [
+        ("server.node_ip", "10.0.0.5", None)
+    ]
+    expected = read(theirs)
+    expected["server"]["node_ip"] = "10.0.0.5"
+    assert read(result.merged) == expected
+
+
+def test_class3_on_the_real_4_0_to_4_1_deployment_toml_upstreams_new_comment_block_arrives() -> (
+    None
+):
+    scenario = SCENARIOS["17"]  # the operator uncommented [keystore.primary] among other edits
+    result = merge_toml(scenario.base(), scenario.ours(), scenario.theirs())
+    assert b'\n\n#[keystore.listener_profile]\n#bind_address = "0.0.0.0"\n\n' in result.merged
+    assert scenario.missing(result.merged) == []
