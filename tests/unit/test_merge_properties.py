@@ -270,3 +270,31 @@ def test_garbage_text_parses_or_is_refused(text: str) -> None:
         parse_properties(text.encode())
     except UnparsableInput as exc:
         assert exc.side == "input"
+
+
+# --- layout of the edited file (the line merge conflicts, ours is edited line by line) --------
+
+
+def test_a_line_upstream_only_respaced_reads_as_upstream_wrote_it() -> None:
+    base = b"a=1\nb=2\nc=3\n"
+    ours = b"a=1\nb=2\nc=30\n# operator\n"
+    theirs = b"a = 1\nb=2\nc = 3\n"
+    result = check(base, ours, theirs, set())
+    # a: only upstream touched the line; c: the operator's line stays
+    assert result.merged == b"a = 1\nb=2\nc=30\n# operator\n"
+
+
+def test_upstream_comment_leads_in_to_its_key_where_the_operator_moved_it() -> None:
+    base = b"a = 1\nc = 3\n"
+    ours = b"c = 3\na = 1\nx = 1\n"  # reordered, one key added
+    theirs = b"# doc of a\na = 1\n# doc of c\nc = 4\n"
+    result = check(base, ours, theirs, set())
+    assert result.merged == b"# doc of c\nc = 4\n# doc of a\na = 1\nx = 1\n"
+
+
+@pytest.mark.parametrize("ours", [b"a = 2\\", b"a = 2\\\n"])
+def test_a_continuation_that_ends_the_file_does_not_swallow_a_line_put_after_it(
+    ours: bytes,
+) -> None:
+    result = check(b"a = 1\n", ours, b"a = 1\nb = 2\n", set())
+    assert result.merged == b"a = 2\nb = 2" + (b"\n" if ours.endswith(b"\n") else b"")

@@ -46,6 +46,7 @@ class _Item:
     raw: bytes
     key: str | None
     value: str | None
+    open: bool = False  # a key line that ends the file on a continuation backslash
 
 
 @dataclass(frozen=True)
@@ -148,17 +149,22 @@ def _apply(b: _Doc, o: _Doc, t: _Doc, target: dict[str, str], ours: bytes) -> by
     bo = _match(b.items, o.items)  # base index -> ours index
     tb = {j: i for i, j in _match(b.items, t.items).items()}  # theirs index -> base index
     ours_old = set(bo.values())
-    pieces: list[bytes | None] = [item.raw for item in o.items]  # None: removed
+    pieces: list[_Item | None] = list(o.items)  # None: removed; theirs' line: upstream's value
 
     # Keys whose value must change or go: the operator did not touch them, upstream did.
     for key, value in o.settings.items():
         if target.get(key) == value:
+            # a line upstream only re-spaced and the operator left alone reads as upstream's
+            if key in t.settings and key in b.settings:
+                mine, old, new = (d.items[d.last_index(key)] for d in (o, b, t))
+                if _same_line(mine, old) and not _same_line(new, old):
+                    pieces[o.last_index(key)] = new
             continue
         last = o.last_index(key)
         for i, item in enumerate(o.items):
             if item.key == key and i != last:
                 pieces[i] = None
-        pieces[last] = _adopt(t.items[t.last_index(key)].raw, eol) if key in target else None
+        pieces[last] = t.items[t.last_index(key)] if key in target else None
 
     # Comment and blank lines of base that upstream removed (or edited: the new text is added).
     removed_upstream = set(range(len(b.items))) - set(tb.values())
@@ -182,34 +188,62 @@ def _apply(b: _Doc, o: _Doc, t: _Doc, target: dict[str, str], ours: bytes) -> by
         oi = bo.get(tb[j]) if j in tb else both_added.get(j)
         return oi if oi is not None and pieces[oi] is not None else None
 
-    early: dict[int, list[bytes]] = {}  # ours index -> upstream lines right after it (-1: top)
-    late: dict[int, list[bytes]] = {}  # the same, after the lines the operator added there
-    anchor, block = -1, None
+    # Upstream's new lines in runs; a run is placed by the lines around it upstream.
+    runs: list[tuple[int, list[_Item], int | None]] = []  # (ours before, run, ours after)
+    anchor: int = -1
+    run: list[_Item] | None = None
     for j, item in enumerate(t.items):
         if inserted(j, item):
-            if block is None:
-                where = early if item.key is not None else late
-                block = where.setdefault(anchor, [])
-            block.append(_adopt(item.raw, eol))
+            if run is None:
+                run = []
+                runs.append((anchor, run, None))
+            run.append(item)
             continue
         pos = in_ours(j, item)
         if pos is not None:
-            anchor, block = pos, None
-    for i in sorted(late, reverse=True):
-        k = i
-        while k + 1 < len(pieces) and (k + 1 not in ours_old or pieces[k + 1] is None):
-            k += 1
-        if k != i:
-            early.setdefault(k, []).extend(late.pop(i))
-    for i, lines in late.items():
-        early.setdefault(i, []).extend(lines)
+            if run is not None:
+                runs[-1] = (anchor, run, pos)
+            anchor, run = pos, None
 
-    out: list[bytes] = [*early.get(-1, [])]
+    before: dict[int, list[_Item]] = {}  # ours index -> upstream lines right before it
+    after: dict[int, list[_Item]] = {}  # ours index -> upstream lines right after it (-1: top)
+    for prev, added, nxt in runs:
+        if nxt is not None and all(x.key is None for x in added):
+            # comment lines lead in to what follows them upstream
+            before.setdefault(nxt, []).extend(added)
+        elif added[0].key is not None:
+            after.setdefault(prev, []).extend(added)
+        else:
+            # a block that starts with a comment or blank line goes after the lines the
+            # operator added at the same place, so it never splits them from what they follow
+            k = prev
+            while k + 1 < len(pieces) and (k + 1 not in ours_old or pieces[k + 1] is None):
+                k += 1
+            after.setdefault(k, []).extend(added)
+
+    out: list[tuple[_Item, bool]] = [(x, False) for x in after.get(-1, [])]  # (line, ours')
     for i, piece in enumerate(pieces):
+        out.extend((x, False) for x in before.get(i, []))
         if piece is not None:
-            out.append(piece)
-        out.extend(early.get(i, []))
-    return _join(out, eol, keep_final_newline=ours.endswith((b"\n", b"\r")) or not ours)
+            out.append((piece, piece is o.items[i]))
+        out.extend((x, False) for x in after.get(i, []))
+    lines: list[bytes] = []
+    for n, (item, own) in enumerate(out):
+        raw = _close(item.raw) if item.open and n < len(out) - 1 else item.raw
+        lines.append(raw if own else _adopt(raw, eol))
+    return _join(lines, eol, keep_final_newline=ours.endswith((b"\n", b"\r")) or not ours)
+
+
+def _same_line(a: _Item, b: _Item) -> bool:
+    """The same bytes, whatever the line endings."""
+    return _EOL.sub(b"\n", a.raw).rstrip(b"\n") == _EOL.sub(b"\n", b.raw).rstrip(b"\n")
+
+
+def _close(raw: bytes) -> bytes:
+    """A key line that ends the file on a continuation backslash, without it: Java reads the
+    same value, and a line put after it no longer joins it."""
+    body = raw.rstrip(b"\r\n")
+    return body[:-1] + raw[len(body) :]
 
 
 def _signature(item: _Item) -> tuple[str, str | bytes]:
@@ -296,7 +330,7 @@ def _parse(data: bytes, side: str) -> _Doc:
             key, value = _split_key_value(logical)
         except ValueError as exc:
             raise UnparsableInput(side, f"line {i + 1}: {exc}") from None
-        items.append(_Item(b"".join(lines[i:j]), key, value))
+        items.append(_Item(b"".join(lines[i:j]), key, value, open=n))
         settings.pop(key, None)
         settings[key] = value
         i = j
