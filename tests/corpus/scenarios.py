@@ -2227,6 +2227,34 @@ RENAMED_ENV = "apim.gateway.environment[name=Production and Sandbox]"
 _LIMITS = ("wso2", "deployment", "resources", "limits")
 
 
+def ours_16_reformatted(base: bytes) -> bytes:
+    """`key = value` rewritten as `key=value`, and a header appended to the last table."""
+    ours = re.sub(rb"(?m)^(\w+) =  ?", rb"\1=", base)
+    return ours + b"\n'header.X-WSO2-Tenant'=\"carbon.super\""
+
+
+def ours_19_syslog(base: bytes) -> bytes:
+    """Logs to syslog as the file documents: the appender listed, the commented-out root
+    reference made live (its typo fixed)."""
+    return edit(
+        base,
+        ("BOTDATA_APPENDER, API_LOGFILE\n", "BOTDATA_APPENDER, API_LOGFILE, CARBON_SYS_LOG\n"),
+        (
+            "#rootLogger.appenderReg.CARBON_SYS_LOG.ref = CARBON_SYS_LOG",
+            "rootLogger.appenderRef.CARBON_SYS_LOG.ref = CARBON_SYS_LOG",
+        ),
+    )
+
+
+def ours_21_last_table(base: bytes) -> bytes:
+    """A key added at the end of the last table, just above the commented-out block whose
+    header upstream renamed."""
+    return edit(
+        base,
+        ('iat_validity_period = "1h"\n', 'iat_validity_period = "1h"\nmax_lifetime = "2h"\n'),
+    )
+
+
 _ENV_PATH = "apim.gateway.environment[name=Default]"
 _ENV_CLASH = tuple(f"{_ENV_PATH}.{k}" for k in ("service_url", "http_endpoint", "https_endpoint"))
 
@@ -2590,6 +2618,50 @@ VARIANTS: dict[str, Scenario] = {
                 ),
             ),
             upstream=UP24,
+            conflicts=(),
+        ),
+        Scenario(
+            pair="16",
+            variant="d",
+            directory=S16.directory,
+            fmt="toml",
+            customise=ours_16_reformatted,
+            summary="every `key = value` rewritten as `key=value`, a key appended to the last table",
+            operator=(
+                op((*_LISTENER, "header.X-WSO2-Tenant"), "carbon.super"),
+                op_layout('[super_admin]\nusername="admin"\npassword="admin"'),
+            ),
+            upstream=one_sided(UP16),
+            conflicts=(),
+        ),
+        Scenario(
+            pair="19",
+            variant="d",
+            directory=S19.directory,
+            fmt="properties",
+            customise=ours_19_syslog,
+            summary="syslog appender listed (the list changed upstream), root reference uncommented",
+            operator=(
+                op("appenders", Contains("CARBON_SYS_LOG"), conflict="appenders"),
+                op("rootLogger.appenderRef.CARBON_SYS_LOG.ref", "CARBON_SYS_LOG"),
+            ),
+            upstream=tuple(
+                replace(f, conflict="appenders")
+                if isinstance(f, Setting) and f.at == "appenders"
+                else f
+                for f in one_sided(UP19)
+            ),
+            conflicts=("appenders",),
+        ),
+        Scenario(
+            pair="21",
+            variant="c",
+            directory=S21.directory,
+            fmt="toml",
+            customise=ours_21_last_table,
+            summary="a key appended to the last table, above the block upstream renamed",
+            operator=(op(("oauth", "grant_type", "token_exchange", "max_lifetime"), "2h"),),
+            upstream=one_sided(UP21),
             conflicts=(),
         ),
     )
