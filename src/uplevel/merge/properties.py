@@ -17,7 +17,9 @@ A setting only one side touched is never a conflict; a conflict keeps only that 
 operator's value. A UTF-8 BOM is no part of the first key; the result has one if `ours` has.
 
 Pure: bytes in, MergeResult out. The only inputs refused (UnparsableInput) are those Java
-refuses too (a malformed `\\uXXXX` escape) and binary data (a NUL byte).
+refuses too (a malformed `\\uXXXX` escape) and binary data (a NUL byte); and, as a safety net,
+an edited file that would not read back as the merged settings is refused as "merged" (the
+caller then merges lines and says why) rather than returned with a change missing.
 """
 
 from __future__ import annotations
@@ -140,10 +142,12 @@ def _apply(b: _Doc, o: _Doc, t: _Doc, target: dict[str, str], ours: bytes) -> by
 
     Lines are matched base↔ours and base↔theirs (a key line by its key, a comment or blank
     line by its text). Upstream's edits are then replayed on ours: a changed value takes
-    upstream's line in place, a deleted key or comment line goes, and every line upstream
-    added (keys, comments, blank lines) goes after the nearest line before it upstream that
-    ours still has. A block that starts with a comment or blank line goes after the lines
-    the operator added at the same place, so it never splits them from what they follow.
+    upstream's line in place (so does a line upstream only re-spaced and ours left alone), a
+    deleted key or comment line goes, and the lines upstream added go where they are upstream:
+    comment lines that lead in to a line ours has go right before it; a run that starts with a
+    key goes right after the line before it upstream; any other run (a block that starts with a
+    comment or blank line) goes after the lines the operator added at that place too, so it
+    never splits them from what they follow.
     """
     eol = _first_eol(ours) or _first_eol(b"".join(i.raw for i in t.items)) or b"\n"
     bo = _match(b.items, o.items)  # base index -> ours index
