@@ -8,10 +8,10 @@ the same file in a newer one; INDEX.md lists them) a Scenario says:
   live, keys appended to the last table, comments, reformatting);
 - the operator's changes and upstream's changes as facts that can be checked on any merged
   file: a setting (located in the file's own format, read with an independent parser:
-  tomllib, lxml, ruamel's safe loader, json, a .properties reader) that must have a value,
-  be present or be absent, or a text that must be present or absent. Each fact has a kind,
-  so that the benchmark counts comment lines apart from values: *value*, *comment* or
-  *layout*;
+  tomllib, lxml, ruamel's safe loader, json, a transcription of java.util.Properties) that
+  must have a value, be present or be absent, or a text that must be present or absent.
+  Each fact has a kind, so that the benchmark counts comment lines apart from values:
+  *value*, *comment* or *layout*;
 - the conflicts uplevel must report: exactly the settings both sides changed differently
   (or one changed what the other removed). A fact that belongs to one of those conflicts
   says so: no merge tool can take both sides of it, so the merge tests and the benchmark
@@ -36,7 +36,7 @@ from typing import Any, Literal
 from lxml import etree
 from ruamel.yaml import YAML
 
-from uplevel.merge.properties import parse_properties
+from tests.merge.test_javaprops_reader import read_properties
 
 CORPUS = Path(__file__).resolve().parent
 Side = Literal["ours", "theirs"]
@@ -139,7 +139,7 @@ class Reading:
             parser = etree.XMLParser(resolve_entities=False, no_network=True)
             return etree.fromstring(self.data, parser)
         if self.fmt == "properties":
-            return parse_properties(self.data)
+            return read_properties(self.data)  # java.util.Properties, not the engine's
         raise Unreadable(f"no settings in format {self.fmt}")
 
     @property
