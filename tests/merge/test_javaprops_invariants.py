@@ -4,9 +4,11 @@ A base document of the real shape (log4j2-style keys, `a = b` / `a=b` / `a: b` /
 separators, list values over continuation lines, comment blocks, commented-out settings,
 blank lines) is edited by two scripts, one making ours and one making theirs; the edits change
 the text, so formatting is realistic (the operator's file may be CRLF, carry a BOM or lack the
-final newline). Every check goes through the independent reader (tests/merge/test_javaprops_reader.py).
+final newline). Settings are read by the independent reader (tests/merge/test_javaprops_reader.py),
+never by the engine's parser; comment lines and written lines are checked as text.
 
-- Disjoint scripts: the merge is clean, every edit of both scripts is in the output, and every
+- Disjoint scripts: the merge is clean, every edit of both scripts is in the output (its value,
+  and a setting line a side wrote as that side wrote it: re-spacing too), and every
   comment line either side has is there unless the other side removed it.
 - Overlapping scripts: the conflicts are exactly the settings both changed to different values
   (each with its three values), conflicts keep ours, every other edit is in the output.
@@ -146,6 +148,8 @@ class Script:
 
     entries: list[Entry]
     comments_removed: set[str]
+    lines: dict[str, str]  # key -> its line as this side wrote it (changed, re-spaced, added)
+    touched: set[str]  # every key this side changed, re-spaced, deleted or added
 
 
 @st.composite
@@ -155,10 +159,14 @@ def edited(
     """Apply a random script to the entries of `base` this side owns (and add new lines)."""
     entries: list[Entry | None] = list(base)
     removed: set[str] = set()
+    lines: dict[str, str] = {}
+    touched: set[str] = set()
     for i in sorted(owned):
         e = base[i]
         if isinstance(e, Setting):
             op = draw(st.sampled_from(["change", "delete", "reformat", "keep"]))
+            if op != "keep":
+                touched.add(e.key)
             if op == "change":
                 new = draw(settings_of(e.key))
                 entries[i] = new if new.value != e.value else Setting(e.key, ("OFF",), e.sep, False)
@@ -184,10 +192,18 @@ def edited(
                 entries[i] = Comment(e.text + f" ({side} edit)")
             elif op == "uncomment" and isinstance(e, CommentedOut):
                 entries[i] = e.setting
+                touched.add(e.setting.key)
+    for i in owned:
+        new_entry = entries[i]
+        if isinstance(new_entry, Setting) and new_entry != base[i]:
+            lines[new_entry.key] = new_entry.render()
     kept: list[Entry] = [e for e in entries if e is not None]
     for n, key in enumerate(new_keys):
         at = draw(st.integers(0, len(kept)))
-        block: list[Entry] = [draw(settings_of(key))]
+        setting = draw(settings_of(key))
+        lines[key] = setting.render()
+        touched.add(key)
+        block: list[Entry] = [setting]
         if draw(st.booleans()):
             block.insert(0, Comment(f"# {side} adds {key} (note {n})"))
         kept[at:at] = block
@@ -197,7 +213,7 @@ def edited(
             Comment(f"# {side} comment {n}"),
             *([Blank()] if draw(st.booleans()) else []),
         ]
-    return Script(kept, removed)
+    return Script(kept, removed, lines, touched)
 
 
 @st.composite
@@ -261,6 +277,16 @@ def check_comments(merged: bytes, ours: bytes, theirs: bytes, o: Script, t: Scri
         assert line not in lines, f"removed comment still there: {line!r}"
 
 
+def check_lines(merged: bytes, o: Script, t: Script) -> None:
+    """A setting line one side wrote (and the other left alone) is in the file as written,
+    whatever the line endings: upstream's re-spacing included."""
+    text = "\n" + merged.decode().removeprefix("\ufeff").replace("\r\n", "\n").rstrip("\n") + "\n"
+    for side, other in ((o, t), (t, o)):
+        for key, line in side.lines.items():
+            if key not in other.touched:
+                assert "\n" + line in text, f"line lost: {line!r}"
+
+
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(disjoint_merges())
 def test_disjoint_scripts_merge_clean_and_keep_every_edit(
@@ -273,6 +299,7 @@ def test_disjoint_scripts_merge_clean_and_keep_every_edit(
     merged = read_properties(result.merged)
     assert merged == apply_changes(b, changes(b, ov), changes(b, tv))
     check_comments(result.merged, ours, theirs, o, t)
+    check_lines(result.merged, o, t)
     assert result.merged.startswith(b"\xef\xbb\xbf") == ours.startswith(b"\xef\xbb\xbf")
 
 
@@ -313,3 +340,4 @@ def test_overlapping_scripts_conflict_exactly_where_values_differ(
     theirs_only = {k: v for k, v in tc.items() if k not in clashing}
     assert merged == apply_changes(b, oc, theirs_only)  # conflicts keep ours
     check_comments(result.merged, ours, theirs, o, t)
+    check_lines(result.merged, o, t)
