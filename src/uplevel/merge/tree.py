@@ -437,8 +437,9 @@ def carry_comments(
     is_comment: Callable[[str], bool],
     keeps_settings: Callable[[str], bool],
 ) -> str:
-    """`merged` (the operator's text with the merged settings) plus upstream's comment-line
-    edits, which a merge by settings cannot see: lines upstream added, removed or changed.
+    """`merged` (the operator's text with the merged settings) plus the comment-line edits
+    a merge by settings cannot see: lines upstream added, removed or changed, then any line
+    of the operator's that rewriting a setting lost.
 
     Lines compare stripped of indentation and line end. How many copies of a comment line
     the result holds is a three-way merge of the counts (the same addition or removal on
@@ -449,6 +450,18 @@ def carry_comments(
     never taken from these lines: `keeps_settings(text)` must hold (the engine re-reads
     the settings); each region that breaks it is left as `merged` has it.
     """
+    text = _carry(base, ours, merged, theirs, is_comment, keeps_settings)
+    return _carry(base, theirs, text, ours, is_comment, keeps_settings)
+
+
+def _carry(
+    base: str,
+    ours: str,
+    merged: str,
+    theirs: str,
+    is_comment: Callable[[str], bool],
+    keeps_settings: Callable[[str], bool],
+) -> str:
     b, m, t = _lines(base), _lines(merged), _lines(theirs)
     if not any(is_comment(x) for x in (*b, *t)):
         return merged
@@ -460,12 +473,20 @@ def carry_comments(
     ib = im = it = 0
     for sb, sm, st, n in _stable(kb, km, kt):
         region = m[im:sm]
-        new = region
+        new = list(region)
         if kt[it:st] != kb[ib:sb] and km[im:sm] != kt[it:st]:
             new = _apply_comment_edits(b[ib:sb], region, t[it:st], quota, is_comment, eol)
         plain += [region, m[sm : sm + n]]
         carried += [new, m[sm : sm + n]]
         ib, im, it = sb + n, sm + n, st + n
+    # Copies neither side wants that `merged` still holds (a new setting brought along the
+    # comment lines that followed it upstream): the last ones go.
+    for region in reversed(carried):
+        for k in range(len(region) - 1, -1, -1):
+            line = region[k].strip()
+            if quota[line] < 0 and is_comment(line):
+                del region[k]
+                quota[line] += 1
     if carried == plain:
         return merged
     text = _join(carried, eol)
