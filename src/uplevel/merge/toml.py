@@ -669,7 +669,12 @@ def _apply(
     try:
         result = _flatten(_parse(data, "merged"), rules)
     except (UnparsableInput, _Mismatch):
-        return _bytes_of(o), sorted({*failed, *(p for p in target if p not in fo)}, key=str)
+        # ours as it was: every setting it does not have at its merged value is listed, the
+        # upstream deletions included, so nothing is dropped without a word
+        differ = {
+            p for p in {*fo, *target} if not _same(fo.get(p), target.get(p), p in fo, p in target)
+        }
+        return _bytes_of(o), sorted({*failed, *differ}, key=str)
     for path in {*result, *target}:
         if path in failed:
             continue
