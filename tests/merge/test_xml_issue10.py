@@ -239,6 +239,25 @@ def test_both_sides_edit_the_same_comment_both_are_kept() -> None:
     ]
 
 
+def test_upstream_edit_of_a_comment_the_operator_deleted_is_carried() -> None:
+    ours = LAST.replace(b"    <!-- The host name clients use -->\n", b"")
+    theirs = LAST.replace(b"clients use -->", b"clients use (FQDN) -->")
+    result = merge_xml(LAST, ours, theirs)
+    assert result.conflicts == ()
+    assert comments(result.merged) == ["The host name clients use (FQDN)"]
+
+
+def test_interleaved_comment_edits_of_both_sides_are_all_kept() -> None:
+    """Ours deletes one comment and edits the next; which of the two it edited is ambiguous.
+    Theirs edits the second: every line either side wrote is in the output."""
+    base = b"<Server>\n    <!-- first -->\n    <!-- second -->\n    <A>1</A>\n</Server>\n"
+    ours = base.replace(b"    <!-- first -->\n", b"").replace(b"second", b"second, ours")
+    theirs = base.replace(b"second", b"second, theirs")
+    result = merge_xml(base, ours, theirs)
+    assert result.conflicts == ()
+    assert sorted(comments(result.merged)) == ["second, ours", "second, theirs"]
+
+
 def test_both_sides_add_comments_at_the_same_place_both_are_kept() -> None:
     ours = LAST.replace(b"    <Security>", b"    <!-- ours: managed by ansible -->\n    <Security>")
     theirs = LAST.replace(

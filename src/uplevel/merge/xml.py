@@ -438,8 +438,10 @@ class _Merger:
             if mate is not None:
                 ref_t, ref_o, at = item.start, mate.start, mate.end
                 continue
-            if (tkeys[j] in bmap) if item.kind == "e" else (j in t2b):
+            if item.kind == "e" and tkeys[j] in bmap:
                 continue  # ours deleted it
+            if item.kind != "e" and j in t2b and not _edited_comment(item, nb[t2b[j]]):
+                continue  # ours deleted it; upstream's new text of a comment is still carried
             if groups and groups[-1][2] == at:
                 groups[-1][3].append(j)
             else:
@@ -459,6 +461,10 @@ class _Merger:
                     self._edit(po.content_start, po.content_end, new)
             else:
                 self._edit(at, at, self._copy(raw, ref_t, ref_o))
+
+
+def _edited_comment(new: _Node, old: _Node) -> bool:
+    return new.kind == old.kind == "c" and _full(new) != _full(old)
 
 
 # -- canonical forms ------------------------------------------------------------------------
@@ -567,15 +573,21 @@ def _groups(items: list[_Node], keys: list[_Key]) -> dict[tuple[str, _Ident], li
 
 def _pair_twins(bs: list[_Node], xs: list[_Node]) -> list[tuple[int, int]]:
     """(side index, base index) of the twins that are the same element: equal ones in order,
-    then in each changed run the same count by position, else the most similar."""
+    then in each changed run the most similar ones. Bare values (`<value>a</value>`), which
+    nothing but their place tells apart, pair by position in a run of the same length."""
     out: list[tuple[int, int]] = []
     matcher = SequenceMatcher(None, [_sem(b) for b in bs], [_sem(x) for x in xs], autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+        bare = i2 - i1 == j2 - j1 and all(map(_bare, bs[i1:i2] + xs[j1:j2]))
+        if tag == "equal" or (tag == "replace" and bare):
             out.extend(zip(range(j1, j2), range(i1, i2), strict=True))
         elif tag == "replace":
             out.extend((j1 + j, i1 + i) for i, j in _most_similar(bs[i1:i2], xs[j1:j2]))
     return out
+
+
+def _bare(node: _Node) -> bool:
+    return not node.attrs and not any(c.kind == "e" for c in node.children)
 
 
 def _most_similar(bs: list[_Node], xs: list[_Node]) -> list[tuple[int, int]]:
@@ -622,7 +634,7 @@ def _renames(
     """Entries upstream renamed (identity changed, the rest alike): theirs takes base's key.
 
     Returns the base keys so renamed. An identity ours also has, or one that base already
-    had, is no rename.
+    had, is no rename; nor is a pair alike in fewer than two attributes, values or children.
     """
     bset, oset, tset = set(bkeys), set(okeys), set(tkeys)
     gone = [i for i, k in enumerate(bkeys) if bi[i].kind == "e" and k[1] and k not in tset]
@@ -637,7 +649,9 @@ def _renames(
             if _kind_of(bkeys[i]) != _kind_of(tkeys[j]):
                 continue
             fb, ft = _features(bi[i], drop_identity=True), _features(ti[j], drop_identity=True)
-            if fb and ft and (score := _similarity(fb, ft)) >= _SIMILAR:
+            # one alike value is no evidence: `<Property name="a">true</Property>` gone and
+            # `<Property name="b">true</Property>` new are two settings
+            if min(fb.total(), ft.total()) >= 2 and (score := _similarity(fb, ft)) >= _SIMILAR:
                 scored.append((-score, i, j))
     renamed: set[_Key] = set()
     used: set[int] = set()
