@@ -379,6 +379,29 @@ def test_commented_out_block_uncommented_by_operator_is_an_addition() -> None:
     assert (root.findtext("NodeIp"), root.findtext("Analytics/Enable")) == ("0.0.0.0", "false")
 
 
+def test_block_both_sides_uncomment_pairs_its_twins_by_content() -> None:
+    base = b"""<Server>
+    <!--<Service name="Internal">
+        <Connector port="9763" protocol="HTTP/1.1" redirectPort="9443"/>
+        <Connector port="9443" protocol="HTTP/1.1" SSLEnabled="true"/>
+    </Service>-->
+</Server>
+"""
+    uncommented = base.replace(b"<!--<Service", b"<Service").replace(
+        b"</Service>-->", b"</Service>"
+    )
+    ours = uncommented.replace(b'port="9763"', b'port="80"')
+    theirs = uncommented.replace(b'SSLEnabled="true"', b'SSLEnabled="true" maxThreads="400"')
+    result = merge_xml(base, ours, theirs)
+    assert [(c.path, c.base, c.ours, c.theirs) for c in result.conflicts] == [
+        ("/Server/Service[@name='Internal']/Connector[1]@port", None, "80", "9763")
+    ]
+    assert [dict(c.items()) for c in parse(result.merged).iter("Connector")] == [
+        {"port": "80", "protocol": "HTTP/1.1", "redirectPort": "9443"},
+        {"port": "9443", "protocol": "HTTP/1.1", "SSLEnabled": "true", "maxThreads": "400"},
+    ]
+
+
 def test_every_upstream_deletion_is_applied_or_a_conflict() -> None:
     base = b"""<Server>
     <A x="1" y="1"/>

@@ -10,14 +10,26 @@ as the operator left it.
 
 Element identity among siblings: the tag plus the first identifying attribute
 present (name, id, xml:id, key, className, class), else the text of a `<name>`
-child (WSO2 datasources), plus the position among siblings with the same tag and
-identity. Setting paths look like `/axisconfig/transportReceiver[@name='http']/
-parameter[@name='port']`, `/Server/Service[@name='Catalina']/Connector[2]@port`
-(attribute) or `/datasources/datasource[name='WSO2_CARBON_DB']/url` (text).
+child (WSO2 datasources). Twins (same tag and identity, e.g. Tomcat's Connectors)
+are told apart by content, never by position alone: each side's twins are matched
+to base's (equal ones first, then the most alike), so a Connector inserted or
+removed on one side shifts no other. An entry upstream renamed (identity changed,
+the rest alike) keeps its identity: renamed in ours if the operator left it
+alone, else one conflict on the entry. Setting paths look like
+`/axisconfig/transportReceiver[@name='http']/parameter[@name='port']`,
+`/Server/Service[@name='Catalina']/Connector[2]@port` (attribute; the number
+counts base's twins) or `/datasources/datasource[name='WSO2_CARBON_DB']/url`.
+
+A setting only one side changed, added or removed takes that side's value;
+every upstream deletion is applied or is a conflict. A conflict keeps ours for
+that setting only: every other change of both sides is still spliced in.
 
 Comments, whitespace, quoting and attribute order are formatting: they never
-conflict. Upstream's comment edits are applied where the operator left the
-comment alone (commented-out sample configuration is worth updating).
+conflict, and no comment text either side wrote is dropped. Upstream's comment
+edits, additions and removals are applied where the operator left the comment
+alone; when both edited one comment, or the operator deleted one upstream
+edited, upstream's text is kept too (next to ours), since it documents the new
+release.
 """
 
 from __future__ import annotations
@@ -362,7 +374,7 @@ class _Merger:
         top = po.kind == "doc"  # one root: its tag is identity enough
         bkeys = _keys(bi, top)
         okeys, tkeys = _side_keys(bi, bkeys, oi, top, "o"), _side_keys(bi, bkeys, ti, top, "t")
-        _pair_added_twins(oi, okeys, ti, tkeys)
+        _pair_added_twins(bkeys, oi, okeys, ti, tkeys)
         renamed = _renames(bi, bkeys, okeys, ti, tkeys)
         bmap, omap, tmap = _by_key(bi, bkeys), _by_key(oi, okeys), _by_key(ti, tkeys)
 
@@ -550,8 +562,10 @@ def _side_keys(
     bgroups, xgroups = _groups(bi, bkeys), _groups(xi, keys)
     for group, xs in xgroups.items():
         bs = bgroups.get(group, [])
-        if len(bs) <= 1 and len(xs) <= 1:
-            continue  # one on each side (or fewer): the same setting, whatever changed
+        if not bs or (len(bs) == 1 and len(xs) <= 1):
+            # none in base: numbered as on this side; one on each side: the same setting,
+            # whatever changed
+            continue
         pairs = dict(_pair_twins([bi[i] for i in bs], [xi[j] for j in xs]))
         new = 0
         for n, j in enumerate(xs):
@@ -563,10 +577,13 @@ def _side_keys(
     return keys
 
 
-def _groups(items: list[_Node], keys: list[_Key]) -> dict[tuple[str, _Ident], list[int]]:
+def _groups(
+    items: list[_Node], keys: list[_Key], skip: set[_Key] | None = None
+) -> dict[tuple[str, _Ident], list[int]]:
+    """Element indices by tag and identity (those whose key is in `skip` left out)."""
     out: dict[tuple[str, _Ident], list[int]] = {}
     for i, (item, key) in enumerate(zip(items, keys, strict=True)):
-        if item.kind == "e":
+        if item.kind == "e" and (skip is None or key not in skip):
             out.setdefault((key[0], key[1]), []).append(i)
     return out
 
@@ -593,8 +610,8 @@ def _bare(node: _Node) -> bool:
 def _most_similar(bs: list[_Node], xs: list[_Node]) -> list[tuple[int, int]]:
     """Order-preserving pairs (base, side) of greatest total similarity, each at least _SIMILAR."""
     n, m = len(bs), len(xs)
-    if n * m > 40_000:  # a run this long is a rewrite: no pairing is better than a slow guess
-        return []
+    if n * m > 40_000:  # too long to weigh every pair: by position, if the lengths agree
+        return list(zip(range(n), range(m), strict=True)) if n == m else []
     sim = [[_similarity(_features(b), _features(x)) for x in xs] for b in bs]
     best = [[0.0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
@@ -614,18 +631,22 @@ def _most_similar(bs: list[_Node], xs: list[_Node]) -> list[tuple[int, int]]:
 
 
 def _pair_added_twins(
-    oi: list[_Node], okeys: list[_Key], ti: list[_Node], tkeys: list[_Key]
+    bkeys: list[_Key], oi: list[_Node], okeys: list[_Key], ti: list[_Node], tkeys: list[_Key]
 ) -> None:
-    """A twin both sides added alike is one addition (theirs takes ours' key)."""
-    free = [j for j, k in enumerate(okeys) if isinstance(k[2], str)]
-    for j, key in enumerate(tkeys):
-        if not isinstance(key[2], str):
+    """Elements both sides added (base has no match) pair up like base's twins, by content
+    (theirs then takes ours' key). One of a tag base lacks on each side is one setting: it
+    may be a single setting like <HostName>, which both sides set."""
+    bset = set(bkeys)
+    based = {k[:2] for k in bkeys}
+    onew, tnew = _groups(oi, okeys, skip=bset), _groups(ti, tkeys, skip=bset)
+    for group, tjs in tnew.items():
+        ois = onew.get(group, [])
+        if len(ois) == len(tjs) == 1 and group not in based:
+            tkeys[tjs[0]] = okeys[ois[0]]
             continue
-        for n, i in enumerate(free):
-            if okeys[i][:2] == key[:2] and _sem(oi[i]) == _sem(ti[j]):
-                tkeys[j] = okeys[i]
-                del free[n]
-                break
+        pairs = dict(_pair_twins([oi[i] for i in ois], [ti[j] for j in tjs]))
+        for n, j in enumerate(tjs):
+            tkeys[j] = okeys[ois[pairs[n]]] if n in pairs else (group[0], group[1], f"t{n + 1}")
 
 
 def _renames(
@@ -643,15 +664,18 @@ def _renames(
         for j, k in enumerate(tkeys)
         if ti[j].kind == "e" and k[1] and k not in bset and k not in oset
     ]
+    if len(gone) * len(new) > 40_000:  # upstream rewrote the section: no guessing
+        return set()
+    # one alike value is no evidence: `<Property name="a">true</Property>` gone and
+    # `<Property name="b">true</Property>` new are two settings
+    fb = {i: f for i in gone if (f := _features(bi[i], drop_identity=True)).total() >= 2}
+    ft = {j: f for j in new if (f := _features(ti[j], drop_identity=True)).total() >= 2}
     scored = []
-    for i in gone:
-        for j in new:
+    for i, bf in fb.items():
+        for j, tf in ft.items():
             if _kind_of(bkeys[i]) != _kind_of(tkeys[j]):
                 continue
-            fb, ft = _features(bi[i], drop_identity=True), _features(ti[j], drop_identity=True)
-            # one alike value is no evidence: `<Property name="a">true</Property>` gone and
-            # `<Property name="b">true</Property>` new are two settings
-            if min(fb.total(), ft.total()) >= 2 and (score := _similarity(fb, ft)) >= _SIMILAR:
+            if (score := _similarity(bf, tf)) >= _SIMILAR:
                 scored.append((-score, i, j))
     renamed: set[_Key] = set()
     used: set[int] = set()
