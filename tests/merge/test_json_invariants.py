@@ -9,7 +9,6 @@ person re-saving the file would. The merge is read back with Python's json modul
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from hypothesis import given, note
 from hypothesis import strategies as st
@@ -44,10 +43,6 @@ def test_disjoint_scripts_merge_clean_with_every_edit(data: st.DataObject) -> No
     assert normalise(json.loads(result.merged), "id") == expected(base, ours.doc, theirs.doc)
 
 
-def typed(v: Any) -> tuple[str, Any]:
-    return type(v).__name__, v
-
-
 @PROPS
 @given(st.data())
 def test_overlapping_scripts_conflict_exactly_on_shared_settings(data: st.DataObject) -> None:
@@ -56,6 +51,5 @@ def test_overlapping_scripts_conflict_exactly_on_shared_settings(data: st.DataOb
     b, o, t = write_json(base, 4), write_json(ours.doc, 4), write_json(theirs.doc, 4)
     result = merge_json(b, o, t)
     note(result.merged.decode())
-    differ = {f"{p[1]}.{p[2]}" for p, (vo, vt) in both.items() if typed(vo) != typed(vt)}
-    assert sorted(c.path for c in result.conflicts) == sorted(differ)
-    assert normalise(json.loads(result.merged), "id") == expected(base, ours.doc, theirs.doc)
+    assert sorted(c.path for c in result.conflicts) == both.conflicts("id")
+    assert normalise(json.loads(result.merged), "id") == expected(base, ours.doc, theirs.doc, both)

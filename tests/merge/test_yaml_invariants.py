@@ -36,6 +36,7 @@ SECTIONS = ["gateway", "database", "keystore", "analytics", "transport", "tracin
 KEYS = ["hostname", "port", "enabled", "url", "username", "poolSize", "timeout", "alias"]
 FIELDS = ["type", "host", "weight", "secure"]
 LIST_KEY = "environments"
+ITEMS_KEY = "ports"
 
 
 @dataclass
@@ -45,9 +46,17 @@ class Entry:
 
 
 @dataclass
+class Items:
+    """A list of scalars (ports); each item has an id for the test's bookkeeping only:
+    the base's are "00", "01", ..., a side's new ones sort after them, ours' first."""
+
+    items: list[tuple[str, int]]
+
+
+@dataclass
 class Setting:
     key: str
-    value: Scalar | list[Entry]
+    value: Scalar | list[Entry] | Items
     lead: list[str] = field(default_factory=list)  # comment lines above it
 
 
@@ -104,6 +113,10 @@ def docs(draw: st.DrawFn, comments: bool = True) -> Doc:
             lead = [f"about {s}.{k}"] if comments and draw(st.booleans()) else []
             settings_.append(Setting(k, draw(SCALARS), lead))
         if draw(st.booleans()):
+            ports = draw(st.lists(st.integers(8000, 8999), min_size=1, max_size=5, unique=True))
+            items = Items([(f"{i:02d}", v) for i, v in enumerate(ports)])
+            settings_.insert(draw(st.integers(1, len(settings_))), Setting(ITEMS_KEY, items))
+        if draw(st.booleans()):
             settings_.insert(
                 draw(st.integers(1, len(settings_))), Setting(LIST_KEY, draw(entries(s)))
             )
@@ -127,12 +140,15 @@ def plain(doc: Doc, ident: str) -> dict[str, Any]:
     """The model as a document value, keyed lists as lists of mappings."""
     out: dict[str, Any] = {}
     for sec in doc.sections:
-        out[sec.name] = {
-            s.key: [{ident: e.ident, **e.fields} for e in s.value]
-            if isinstance(s.value, list)
-            else s.value
-            for s in sec.settings
-        }
+        m: dict[str, Any] = {}
+        for s in sec.settings:
+            if isinstance(s.value, list):
+                m[s.key] = [{ident: e.ident, **e.fields} for e in s.value]
+            elif isinstance(s.value, Items):
+                m[s.key] = [v for _, v in s.value.items]
+            else:
+                m[s.key] = s.value
+        out[sec.name] = m
     return out
 
 
@@ -148,6 +164,9 @@ def write_yaml(doc: Doc) -> bytes:
                 for e in s.value:
                     lines.append(f"    - name: {e.ident}")
                     lines += [f"      {k}: {scalar_yaml(v)}" for k, v in e.fields.items()]
+            elif isinstance(s.value, Items):
+                lines.append(f"  {s.key}:" if s.value.items else f"  {s.key}: []")
+                lines += [f"    - {v}" for _, v in s.value.items]
             else:
                 lines.append(f"  {s.key}: {scalar_yaml(s.value)}")
         if sec.block is not None:
@@ -165,6 +184,8 @@ def value(doc: Doc) -> dict[str, Any]:
         for s in sec.settings:
             if isinstance(s.value, list):
                 m[s.key] = {e.ident: dict(e.fields) for e in s.value}
+            elif isinstance(s.value, Items):  # by item id; `unflatten` makes it a list again
+                m[s.key] = {("item", i): v for i, v in s.value.items}
             else:
                 m[s.key] = s.value
         out[sec.name] = m
@@ -215,7 +236,7 @@ def _scalar_targets(doc: Doc) -> list[tuple[str, ...]]:
         ("s", sec.name, s.key)
         for sec in doc.sections
         for s in sec.settings
-        if s.key != "kind" and not isinstance(s.value, list)
+        if s.key != "kind" and not isinstance(s.value, list | Items)
     ]
 
 
@@ -313,6 +334,50 @@ def edit_delete_entry(draw: st.DrawFn, sc: Script, taken: set[tuple[str, ...]]) 
     sc.claimed.add(t)
 
 
+def edit_item(draw: st.DrawFn, sc: Script, taken: set[tuple[str, ...]]) -> None:
+    options = [
+        ("i", sec.name, i)
+        for sec in sc.doc.sections
+        for s in sec.settings
+        if isinstance(s.value, Items)
+        for i, _ in s.value.items
+        if not i.startswith(("o", "t"))
+    ]
+    t = _free(draw, options, taken)
+    if t is None:
+        return
+    s = next(x for x in sc.doc.section(t[1]).settings if isinstance(x.value, Items))
+    assert isinstance(s.value, Items)
+    if draw(st.booleans()):
+        s.value.items = [(i, v) for i, v in s.value.items if i != t[2]]
+        sc.log.append(f"delete {t[1]}.{ITEMS_KEY} item {t[2]}")
+    else:
+        sc.counter += 1
+        new = (20000 if sc.side == "o" else 30000) + sc.counter
+        s.value.items = [(i, new if i == t[2] else v) for i, v in s.value.items]
+        sc.log.append(f"change {t[1]}.{ITEMS_KEY} item {t[2]} = {new}")
+    sc.claimed.add(t)
+
+
+def edit_append_item(draw: st.DrawFn, sc: Script, taken: set[tuple[str, ...]]) -> None:
+    """Only one side appends to a list: two different appends in one place conflict."""
+    options = [
+        ("ia", sec.name)
+        for sec in sc.doc.sections
+        if any(isinstance(x.value, Items) for x in sec.settings)
+    ]
+    t = _free(draw, options, taken)
+    if t is None:
+        return
+    s = next(x for x in sc.doc.section(t[1]).settings if isinstance(x.value, Items))
+    assert isinstance(s.value, Items)
+    sc.counter += 1
+    new = (20000 if sc.side == "o" else 30000) + sc.counter
+    s.value.items.append((f"{sc.side}{sc.counter:02d}", new))
+    sc.log.append(f"append {t[1]}.{ITEMS_KEY} item {new}")
+    sc.claimed.add(t)
+
+
 def edit_append_entry(draw: st.DrawFn, sc: Script, taken: set[tuple[str, ...]]) -> None:
     lists = _lists(sc.doc)
     if not lists:
@@ -351,42 +416,89 @@ SETTING_EDITS: list[Edit] = [
     edit_entry,
     edit_delete_entry,
     edit_append_entry,
+    edit_item,
+    edit_append_item,
 ]
 COMMENT_EDITS: list[Edit] = [edit_comment, edit_uncomment, edit_tail]
+
+
+@dataclass
+class Shared:
+    """What both scripts touched: scalar settings both changed (ours', theirs' value) and
+    entries one side renamed while the other changed a field (section, base identity,
+    ours' identity, theirs' identity)."""
+
+    values: dict[tuple[str, ...], tuple[Scalar, Scalar]] = field(default_factory=dict)
+    entries: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def conflicts(self, ident: str) -> list[str]:
+        """The conflict paths the engine must report, sorted."""
+        paths = [
+            f"{p[1]}.{p[2]}"
+            for p, (vo, vt) in self.values.items()
+            if (type(vo), vo) != (type(vt), vt)
+        ]
+        paths += [f"{sec}.{LIST_KEY}[{ident}={b}]" for sec, b, _, _ in self.entries]
+        return sorted(paths)
 
 
 @st.composite
 def disjoint(
     draw: st.DrawFn, base: Doc, edits: list[Edit], shared: int = 0
-) -> tuple[Script, Script, dict[tuple[str, ...], tuple[Scalar, Scalar]]]:
-    """Ours and theirs on disjoint targets; with `shared`, that many scalar settings
-    both sides change as well (returns their values: ours, theirs)."""
+) -> tuple[Script, Script, Shared]:
+    """Ours and theirs on disjoint targets; with `shared`, up to that many scalar settings
+    both sides change as well, and up to one entry one renames and the other edits."""
     ours, theirs = Script("o", copy.deepcopy(base)), Script("t", copy.deepcopy(base))
-    both: dict[tuple[str, ...], tuple[Scalar, Scalar]] = {}
+    both = Shared()
     targets = _scalar_targets(base)
     for t in (
         draw(st.lists(st.sampled_from(targets), max_size=shared, unique=True)) if targets else []
     ):
         old = next(x for x in base.section(t[1]).settings if x.key == t[2]).value
-        assert not isinstance(old, list)
+        assert not isinstance(old, list | Items)
         vo = draw(other_than(old))
         vt = vo if draw(st.booleans()) else draw(other_than(old))
         for sc, v in ((ours, vo), (theirs, vt)):
             next(x for x in sc.doc.section(t[1]).settings if x.key == t[2]).value = v
             sc.claimed.add(t)
             sc.log.append(f"change {t[1]}.{t[2]} = {v!r} (shared)")
-        both[t] = (vo, vt)
+        both.values[t] = (vo, vt)
+    entry_targets = [(sec.name, e.ident) for sec, s in _lists(base) for e in _entries(s)]
+    if shared and entry_targets and draw(st.booleans()):
+        sec_name, ident = draw(st.sampled_from(entry_targets))
+        renamer, editor = draw(st.sampled_from([(ours, theirs), (theirs, ours)]))
+        for sc in (renamer, editor):
+            s = next(s for sec, s in _lists(sc.doc) if sec.name == sec_name)
+            e = next(x for x in _entries(s) if x.ident == ident)
+            if sc is renamer:
+                e.ident = sc.fresh(ident)
+                sc.log.append(f"rename {sec_name} entry {ident} -> {e.ident} (shared)")
+            else:
+                k = draw(st.sampled_from(sorted(e.fields)))
+                e.fields[k] = draw(other_than(e.fields[k]))
+                sc.log.append(f"change {sec_name} entry {ident}.{k} (shared)")
+            sc.claimed.add(("e", sec_name, ident))
+        new = ident + "-" + renamer.side + str(renamer.counter)
+        o_id, t_id = (new, ident) if renamer is ours else (ident, new)
+        both.entries.append((sec_name, ident, o_id, t_id))
+    taken = set(both.values) | {("e", x[0], i) for x in both.entries for i in x[1:]}
     for _ in range(draw(st.integers(1, 6))):
         sc, other = draw(st.sampled_from([(ours, theirs), (theirs, ours)]))
-        draw(st.sampled_from(edits))(draw, sc, other.claimed | set(both))
+        draw(st.sampled_from(edits))(draw, sc, other.claimed | taken)
     note("ours:   " + "; ".join(ours.log))
     note("theirs: " + "; ".join(theirs.log))
     return ours, theirs, both
 
 
-def expected(base: Doc, ours: Doc, theirs: Doc) -> dict[str, Any]:
+def _entries(s: Setting) -> list[Entry]:
+    assert isinstance(s.value, list)
+    return s.value
+
+
+def expected(base: Doc, ours: Doc, theirs: Doc, shared: Shared | None = None) -> dict[str, Any]:
     """Both scripts' settings applied to base (disjoint, so in any order): a three-way
-    merge of the flattened settings, ours winning where both changed one."""
+    merge of the flattened settings, ours winning where both changed one; an entry in
+    conflict is ours' entry whole."""
     b, o, t = (flatten(value(d)) for d in (base, ours, theirs))
     out: dict[tuple[str, ...], Any] = {}
     for p in {*b, *o, *t}:
@@ -394,6 +506,13 @@ def expected(base: Doc, ours: Doc, theirs: Doc) -> dict[str, Any]:
         v = tv if ov == bv else ov
         if v is not MISSING:
             out[p] = v
+    for sec, b_id, o_id, t_id in shared.entries if shared else []:
+        for p in [p for p in out if p[:3] in ((sec, LIST_KEY, b_id), (sec, LIST_KEY, t_id))]:
+            del out[p]
+        entry = next(e for _, s in _lists(ours) for e in _entries(s) if e.ident == o_id)
+        out.update(
+            {(sec, LIST_KEY, o_id, k): (type(v).__name__, v) for k, v in entry.fields.items()}
+        )
     return unflatten(out)
 
 
@@ -401,7 +520,8 @@ MISSING = object()
 
 
 def flatten(v: Any, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
-    if isinstance(v, dict) and v:
+    """Leaf settings by path, typed; an empty list (a mapping here) has none."""
+    if isinstance(v, dict):
         out: dict[tuple[str, ...], Any] = {}
         for k, x in v.items():
             out.update(flatten(x, (*path, k)))
@@ -409,14 +529,24 @@ def flatten(v: Any, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
     return {path: (type(v).__name__, v)}
 
 
-def unflatten(flat: dict[tuple[str, ...], Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def unflatten(flat: dict[tuple[Any, ...], Any]) -> dict[str, Any]:
+    out: dict[Any, Any] = {}
     for p, (_, v) in flat.items():
         node = out
         for k in p[:-1]:
             node = node.setdefault(k, {})
         node[p[-1]] = v
-    return out
+    return _lists_back(out)
+
+
+def _lists_back(v: Any) -> Any:
+    """Scalar lists kept by item id become lists again, in item id order."""
+    if isinstance(v, dict) and v and all(isinstance(k, tuple) for k in v):
+        return [x for _, x in sorted(v.items())]
+    if isinstance(v, dict):  # an emptied list is left out, as `normalise` does
+        out = {k: _lists_back(x) for k, x in v.items()}
+        return {k: x for k, x in out.items() if x not in ({}, [])}
+    return v
 
 
 def comment_lines(data: bytes) -> list[str]:
@@ -468,9 +598,6 @@ def test_overlapping_scripts_conflict_exactly_on_shared_settings(data: st.DataOb
     b, o, t = write_yaml(base), write_yaml(ours.doc), write_yaml(theirs.doc)
     result = merge_yaml(b, o, t)
     note(result.merged.decode())
-    differ = {
-        f"{p[1]}.{p[2]}" for p, (vo, vt) in both.items() if scalar_yaml(vo) != scalar_yaml(vt)
-    }
-    assert sorted(c.path for c in result.conflicts) == sorted(differ)
-    assert normalise(load(result.merged), "name") == expected(base, ours.doc, theirs.doc)
+    assert sorted(c.path for c in result.conflicts) == both.conflicts("name")
+    assert normalise(load(result.merged), "name") == expected(base, ours.doc, theirs.doc, both)
     check_comments(b, o, t, result.merged)

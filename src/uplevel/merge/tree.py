@@ -377,19 +377,30 @@ def _interleave(b: list[str], o: list[str], t: list[str]) -> list[_Step] | None:
     runs between base items. Unless one side deleted an item the other changed, or both
     inserted different items in one gap (None: a conflict on the run), the changes combine
     (ours deletes one port, upstream another next to it); an item both changed merges item
-    by item.
+    by item. A run a side replaced by one of another length is read first as items changed
+    from its start (then deleted or inserted), then as all deleted and all inserted.
     Steps: ("o", i) / ("t", i) insert ours'/theirs' item i; ("b", (ib, io, it)) an item
     from all three sides, merged item by item."""
-    so, io_ = _fates(b, o)
-    st, it_ = _fates(b, t)
+    for pair in (True, False):
+        steps = _combine(_fates(b, o, pair), _fates(b, t, pair), o, t, len(b))
+        if steps is not None:
+            return steps
+    return None
+
+
+_Fates = tuple[list[tuple[str, int]], list[list[int]]]
+
+
+def _combine(fo_: _Fates, ft_: _Fates, o: list[str], t: list[str], n: int) -> list[_Step] | None:
+    (so, io_), (st, it_) = fo_, ft_
     steps: list[_Step] = []
-    for i in range(len(b) + 1):
+    for i in range(n + 1):
         ins_o, ins_t = io_[i], it_[i]
         if ins_o and ins_t and [o[k] for k in ins_o] != [t[k] for k in ins_t]:
             return None
         steps.extend(("o", k) for k in ins_o)
         steps.extend(("t", k) for k in ins_t if not ins_o)
-        if i == len(b):
+        if i == n:
             break
         (fo, jo), (ft, jt) = so[i], st[i]
         if {fo, ft} == {"mod", "del"}:
@@ -400,19 +411,19 @@ def _interleave(b: list[str], o: list[str], t: list[str]) -> list[_Step] | None:
     return steps
 
 
-def _fates(b: list[str], x: list[str]) -> tuple[list[tuple[str, int]], list[list[int]]]:
+def _fates(b: list[str], x: list[str], pair: bool) -> _Fates:
     """Per base item ("keep" | "mod" | "del", index in x), and per gap the x items inserted."""
     fate: list[tuple[str, int]] = [("del", -1)] * len(b)
     ins: list[list[int]] = [[] for _ in range(len(b) + 1)]
     matcher = difflib.SequenceMatcher(None, b, x, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
-            for k in range(i2 - i1):
+        n = min(i2 - i1, j2 - j1)
+        if tag == "equal" or (tag == "replace" and (pair or i2 - i1 == j2 - j1)):
+            for k in range(n):
                 fate[i1 + k] = ("keep" if tag == "equal" else "mod", j1 + k)
-        elif tag == "insert":
-            ins[i1].extend(range(j1, j2))
-        elif tag == "replace":  # deleted and inserted: the inserts go before the next item
-            ins[i2].extend(range(j1, j2))
+        else:
+            n = 0
+        ins[i2].extend(range(j1 + n, j2))  # the rest goes before the next base item
     return fate, ins
 
 
