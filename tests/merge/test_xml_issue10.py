@@ -21,9 +21,11 @@ def comments(data: bytes) -> list[str]:
     return [str(c.text).strip() for c in parse(data).iter(etree.Comment)]
 
 
-def conflicts(data: tuple[bytes, bytes, bytes]) -> list[tuple[str, str | None, str | None]]:
-    result = merge_xml(*data)
-    return [(c.path, c.ours, c.theirs) for c in result.conflicts]
+def clean(base: bytes, ours: bytes, theirs: bytes) -> tuple[bytes, list[str]]:
+    """The merged bytes and their comments; the merge must have no conflict."""
+    result = merge_xml(base, ours, theirs)
+    assert result.conflicts == ()
+    return result.merged, comments(result.merged)
 
 
 # -- class 1: no conflict invented by an unrelated operator edit ------------------------------
@@ -185,13 +187,12 @@ def test_upstream_comment_block_after_operators_appended_element() -> None:
     sample = b"    <!--<Recaptcha>\n        <Enabled>false</Enabled>\n    </Recaptcha>-->\n"
     ours = LAST.replace(b"    </Security>\n", b"    </Security>\n    <Custom>1</Custom>\n")
     theirs = LAST.replace(b"    </Security>\n", b"    </Security>\n" + sample)
-    result = merge_xml(LAST, ours, theirs)
-    assert result.conflicts == ()
-    assert comments(result.merged) == [
+    merged, found = clean(LAST, ours, theirs)
+    assert found == [
         "The host name clients use",
         "<Recaptcha>\n        <Enabled>false</Enabled>\n    </Recaptcha>",
     ]
-    assert parse(result.merged).findtext("Custom") == "1"
+    assert parse(merged).findtext("Custom") == "1"
 
 
 def test_upstream_comment_in_operators_last_element_changed_by_operator() -> None:
@@ -203,13 +204,12 @@ def test_upstream_comment_in_operators_last_element_changed_by_operator() -> Non
         b"<Location>wso2carbon.jks</Location>\n",
         b"<Location>wso2carbon.jks</Location>\n            <!--<KeyAlias>wso2carbon</KeyAlias>-->\n",
     ).replace(b"<!-- The host name clients use -->", b"<!-- The host name clients use (FQDN) -->")
-    result = merge_xml(LAST, ours, theirs)
-    assert result.conflicts == ()
-    assert comments(result.merged) == [
+    merged, found = clean(LAST, ours, theirs)
+    assert found == [
         "The host name clients use (FQDN)",
         "<KeyAlias>wso2carbon</KeyAlias>",
     ]
-    root = parse(result.merged)
+    root = parse(merged)
     assert (
         root.findtext("Security/KeyStore/Location"),
         root.findtext("Security/KeyStore/Type"),
@@ -222,18 +222,16 @@ def test_upstream_comment_in_operators_last_element_changed_by_operator() -> Non
 def test_upstream_comment_removed_next_to_operators_edit() -> None:
     ours = LAST.replace(b"<HostName>localhost", b"<HostName>gw.example.org")
     theirs = LAST.replace(b"    <!-- The host name clients use -->\n", b"")
-    result = merge_xml(LAST, ours, theirs)
-    assert result.conflicts == ()
-    assert comments(result.merged) == []
-    assert parse(result.merged).findtext("HostName") == "gw.example.org"
+    merged, found = clean(LAST, ours, theirs)
+    assert found == []
+    assert parse(merged).findtext("HostName") == "gw.example.org"
 
 
 def test_both_sides_edit_the_same_comment_both_are_kept() -> None:
     ours = LAST.replace(b"clients use -->", b"clients use: set to the LB name -->")
     theirs = LAST.replace(b"clients use -->", b"clients use (FQDN) -->")
-    result = merge_xml(LAST, ours, theirs)
-    assert result.conflicts == ()
-    assert comments(result.merged) == [
+    _, found = clean(LAST, ours, theirs)
+    assert found == [
         "The host name clients use: set to the LB name",
         "The host name clients use (FQDN)",
     ]
@@ -242,9 +240,8 @@ def test_both_sides_edit_the_same_comment_both_are_kept() -> None:
 def test_upstream_edit_of_a_comment_the_operator_deleted_is_carried() -> None:
     ours = LAST.replace(b"    <!-- The host name clients use -->\n", b"")
     theirs = LAST.replace(b"clients use -->", b"clients use (FQDN) -->")
-    result = merge_xml(LAST, ours, theirs)
-    assert result.conflicts == ()
-    assert comments(result.merged) == ["The host name clients use (FQDN)"]
+    _, found = clean(LAST, ours, theirs)
+    assert found == ["The host name clients use (FQDN)"]
 
 
 def test_interleaved_comment_edits_of_both_sides_are_all_kept() -> None:
@@ -253,9 +250,8 @@ def test_interleaved_comment_edits_of_both_sides_are_all_kept() -> None:
     base = b"<Server>\n    <!-- first -->\n    <!-- second -->\n    <A>1</A>\n</Server>\n"
     ours = base.replace(b"    <!-- first -->\n", b"").replace(b"second", b"second, ours")
     theirs = base.replace(b"second", b"second, theirs")
-    result = merge_xml(base, ours, theirs)
-    assert result.conflicts == ()
-    assert sorted(comments(result.merged)) == ["second, ours", "second, theirs"]
+    _, found = clean(base, ours, theirs)
+    assert sorted(found) == ["second, ours", "second, theirs"]
 
 
 def test_both_sides_add_comments_at_the_same_place_both_are_kept() -> None:
@@ -263,9 +259,8 @@ def test_both_sides_add_comments_at_the_same_place_both_are_kept() -> None:
     theirs = LAST.replace(
         b"    <Security>", b"    <!-- Keystores used by the server -->\n    <Security>"
     )
-    result = merge_xml(LAST, ours, theirs)
-    assert result.conflicts == ()
-    assert sorted(comments(result.merged)) == [
+    _, found = clean(LAST, ours, theirs)
+    assert sorted(found) == [
         "Keystores used by the server",
         "The host name clients use",
         "ours: managed by ansible",
