@@ -612,7 +612,8 @@ def _most_similar(bs: list[_Node], xs: list[_Node]) -> list[tuple[int, int]]:
     n, m = len(bs), len(xs)
     if n * m > 40_000:  # too long to weigh every pair: by position, if the lengths agree
         return list(zip(range(n), range(m), strict=True)) if n == m else []
-    sim = [[_similarity(_features(b), _features(x)) for x in xs] for b in bs]
+    fx = [_features(x) for x in xs]
+    sim = [[_similarity(fb, f) for f in fx] for fb in map(_features, bs)]
     best = [[0.0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
         for j in range(m - 1, -1, -1):
