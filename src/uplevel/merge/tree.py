@@ -616,3 +616,36 @@ def _find(out: list[str], line: str, settled: Callable[[str], bool]) -> int | No
             if settled(x) and ":" in x and x.split(":", 1)[0].strip() == head:
                 return k
     return None
+
+
+def upstream_text(
+    base: str, ours: str, merged: str, theirs: str, keeps_settings: Callable[[str], bool]
+) -> str:
+    """`merged` with upstream's own lines where the structural rewrite wrote its own: a run
+    of lines that is in neither the operator's text nor upstream's (quoting, flow style,
+    indentation the emitter chose) gives way to the lines upstream has in its place, run
+    by run, each kept only if `keeps_settings` still holds."""
+    o, m, t = _lines(ours), _lines(merged), _lines(theirs)
+    ko, km, kt = ([x.rstrip("\r\n") for x in side] for side in (o, m, t))
+    written = [True] * len(m)  # merged's lines the rewrite wrote (not the operator's)
+    for _, i, n in _blocks(ko, km):
+        written[i : i + n] = [False] * n
+    eol = "\r\n" if m and m[0].endswith("\r\n") else "\n"
+    regions: list[list[str]] = []
+    upstream: dict[int, list[str]] = {}  # region index → upstream's lines for it
+    ops = difflib.SequenceMatcher(None, km, kt, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in ops:
+        if tag == "replace" and all(written[i1:i2]):
+            upstream[len(regions)] = [x.rstrip("\r\n") + eol for x in t[j1:j2]]
+        regions.append(m[i1:i2])
+    if not upstream:
+        return merged
+    trial = [upstream.get(k, r) for k, r in enumerate(regions)]
+    if keeps_settings(_join(trial, eol)):
+        return _join(trial, eol)
+    kept = list(regions)
+    for k, lines in upstream.items():
+        attempt = [*kept[:k], lines, *kept[k + 1 :]]
+        if keeps_settings(_join(attempt, eol)):
+            kept = attempt
+    return _join(kept, eol)

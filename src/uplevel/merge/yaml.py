@@ -447,16 +447,13 @@ def _merge(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
         b = {}  # an empty base document: both sides added their settings
     merged, conflicts = tree.merge_values(b, o, t)
 
+    def holds(candidate: str) -> bool:
+        return tree.same(_loads(candidate.encode("utf-8")), merged)
+
     def done(text: bytes) -> MergeResult:
-        carried = tree.carry_comments(
-            b_text,
-            o_text,
-            text.decode("utf-8"),
-            t_text,
-            _is_comment,
-            lambda candidate: tree.same(_loads(candidate.encode("utf-8")), merged),
-        )
-        return MergeResult(merged=carried.encode("utf-8"), conflicts=conflicts, format=FORMAT)
+        out = tree.carry_comments(b_text, o_text, text.decode("utf-8"), t_text, _is_comment, holds)
+        out = tree.upstream_text(b_text, o_text, out, t_text, holds)
+        return MergeResult(merged=out.encode("utf-8"), conflicts=conflicts, format=FORMAT)
 
     if tree.same(o, merged):
         return done(ours)
