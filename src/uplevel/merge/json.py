@@ -5,7 +5,9 @@ The values merge with `tree.merge_values`; the output is the operator's file
 members, comments, whitespace, key order and escapes stay byte for byte. New
 members go after the member that precedes them upstream, in the operator's
 indentation and separator style. JSON with comments (`//`, `/* */`) and
-trailing commas, as WSO2's Jaggery `site.json` files use, is accepted.
+trailing commas, as WSO2's Jaggery `site.json` files use, is accepted; comment
+lines upstream added, removed or edited are carried like settings are. A UTF-8
+BOM is as ours has it.
 Duplicate keys are refused (UnparsableInput): which one wins is undefined.
 """
 

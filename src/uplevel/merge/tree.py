@@ -7,9 +7,16 @@ both → once; different changes → a conflict that keeps the operator's (`ours
 value; added on one side → added; deleted on one side and unchanged on the other
 → deleted; deleted on one side and changed on the other → conflict (ours kept).
 Mappings merge key by key. Lists whose items are all mappings carrying a unique
-identity key (`name`, `id`, `key`) merge item by item by that key; other lists
-merge as sequences (diff3 on whole items; equal-sized changed runs merge item by
-item by position).
+identity key (`name`, `id`, `key`) merge item by item by that key; an entry one side
+renamed (its other settings at least half equal) is that entry renamed, and a
+conflict naming it once if the other side changed it. Other lists merge as sequences:
+diff3 on whole items, and inside a run both sides changed, items each side kept,
+changed, deleted or inserted combine unless both touched the same item or gap.
+
+Comments are not values: `carry_comments` adds to the merged text the comment-line
+edits of both sides that the rewrite did not keep, and `upstream_text` puts back
+upstream's own lines where the emitter re-wrote them, each checked by the engine's
+reader so that no setting changes.
 
 Equality is strict on types (`1`, `1.0`, `True` and `"1"` all differ) and ignores
 key order. Paths look like `wso2.deployment.am.imageTag`, `apis[2].name`,

@@ -11,7 +11,11 @@ touch stays byte for byte (spacing, quoting, trailing blanks ruamel would
 normalise); where the two overlap, the dumped lines win. If that does not
 reproduce the merged settings exactly, the plain dump is used, and if even that
 does not (a few ruamel emitter bugs), UnparsableInput("ours", ...) is raised so
-the caller falls back to the line merge rather than write a wrong file.
+the caller falls back to the line merge rather than write a wrong file. Comment
+lines are not settings: upstream's added, removed and edited ones are carried onto
+that text afterwards, and where the emitter wrote upstream's change its own way
+(flow lists, indentation) upstream's lines are put back, each step kept only if the
+file still reads as the merged settings. A UTF-8 BOM is as ours has it.
 Single-document files only (several documents, or a file that does not load,
 raise UnparsableInput too).
 """
