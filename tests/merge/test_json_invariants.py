@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given, note
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from tests.merge.test_yaml_invariants import (
-    PROPS,
     SETTING_EDITS,
     Doc,
     disjoint,
@@ -24,6 +23,8 @@ from tests.merge.test_yaml_invariants import (
     plain,
 )
 from uplevel.merge.json import merge_json
+
+PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def write_json(doc: Doc, indent: int) -> bytes:
