@@ -201,3 +201,5 @@ def test_bom_is_no_failure_and_follows_ours() -> None:
         assert result.clean
         assert result.merged.startswith(BOM) == bool(bo)
         assert result.merged.removeprefix(BOM) == b'{\n  "a": 3,\n  "b": 4\n}\n'
+    # a file the operator never changed is upstream's, byte for byte (docs/merge.md)
+    assert merge_json(BOM + base, BOM + base, theirs).merged == theirs

@@ -273,3 +273,5 @@ def test_bom_is_no_failure_and_follows_ours() -> None:
         assert result.clean
         assert result.merged.startswith(BOM) == bool(bo)
         assert result.merged.removeprefix(BOM) == b"a: 3\nb: 4\n# upstream note\n"
+    # a file the operator never changed is upstream's, byte for byte (docs/merge.md)
+    assert merge_yaml(BOM + base, BOM + base, theirs).merged == theirs

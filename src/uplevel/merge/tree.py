@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any, Final
 
-from uplevel.merge.result import SettingConflict
+from uplevel.merge.result import MergeResult, SettingConflict
 from uplevel.merge.text import stable_runs
 
 IDENTITY_KEYS: Final = ("name", "id", "key")
@@ -656,3 +656,24 @@ def upstream_text(
         if keeps_settings(_join(attempt, eol)):
             kept = attempt
     return _join(kept, eol)
+
+
+# ---------------------------------------------------------------- byte order mark
+
+BOM: Final = b"\xef\xbb\xbf"
+
+
+def bom_as_ours(
+    merge: Callable[[bytes, bytes, bytes], MergeResult], base: bytes, ours: bytes, theirs: bytes
+) -> MergeResult:
+    """`merge` on the three sides without a UTF-8 BOM (not content, and an editor on one
+    side may add or drop it); the result has one exactly when ours has. A file the operator
+    never changed is upstream's, byte for byte (the inputs are still read, so a side that
+    does not parse is still named)."""
+    result = merge(*(x.removeprefix(BOM) for x in (base, ours, theirs)))
+    merged = result.merged.removeprefix(BOM)
+    if ours == base:
+        merged = theirs
+    elif ours.startswith(BOM):
+        merged = BOM + merged
+    return MergeResult(merged=merged, conflicts=result.conflicts, format=result.format)

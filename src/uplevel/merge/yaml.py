@@ -424,15 +424,7 @@ def _splice(before: bytes, ours: bytes, after: bytes) -> bytes:
 def merge_yaml(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
     """Three-way merge of YAML documents; `merged` is ours' text with the merged settings
     and upstream's comment-line edits. A UTF-8 BOM is kept exactly as ours has it."""
-    bom = ours.startswith(_BOM)
-    result = _merge(*(x.removeprefix(_BOM) for x in (base, ours, theirs)))
-    merged = result.merged.removeprefix(_BOM)
-    if bom:
-        merged = _BOM + merged
-    return MergeResult(merged=merged, conflicts=result.conflicts, format=FORMAT)
-
-
-_BOM = b"\xef\xbb\xbf"
+    return tree.bom_as_ours(_merge, base, ours, theirs)
 
 
 def _is_comment(line: str) -> bool:
