@@ -299,6 +299,10 @@ def one_edit(draw: st.DrawFn, doc: Doc, fresh: Fresh, side: str) -> Edit:
     if kind == "value":
         claims: list[Claim] = [("item", item.uid, "value"), *inside]
         return Edit("value", item.uid, claims, fresh(f"{side}-value-"))
+    if item.kind == "twin":
+        # one edit per Connector and side: one rewritten beyond recognition (3 of its 4
+        # attributes) is a Connector removed and another added as much as a changed one
+        inside = [*inside, ("item", item.uid, "#" + side)]
     if kind in ("attr", "delattr"):
         pool = {"prop": ["type", "encrypted"], "section": ["enabled", "mode"]}
         names = pool.get(item.kind, list(item.attrs))
@@ -453,7 +457,15 @@ _CHANGE_OPS = ("value", "attr")
 def clash(draw: st.DrawFn, e: Edit, doc: Doc, fresh: Fresh) -> Edit | None:
     """An edit of theirs on what ours' edit `e` claims: a second value, a deletion, a comment
     edit; None where no clash of that kind is defined."""
-    inside = [c for c in e.claims if c[0] == "sec"]
+    t = draw(_clash(e, doc, fresh))
+    if t is not None:  # theirs' own claim of one edit per Connector
+        t.claims = [("item", c[1], "#t") if c[2] == "#o" else c for c in t.claims]
+    return t
+
+
+@st.composite
+def _clash(draw: st.DrawFn, e: Edit, doc: Doc, fresh: Fresh) -> Edit | None:
+    inside = [c for c in e.claims if c[0] == "sec" or c[2] == "#o"]
     item = _get(doc, e)
     if e.op == "value":
         if draw(st.booleans()):
