@@ -1,7 +1,8 @@
 """Three-way merge of YAML files by structure, keeping the operator's comments and layout.
 
-The settings merge with `tree.merge_values`. The output is built from the
-operator's document (`ours`, loaded with ruamel.yaml's round-trip loader): only
+The settings merge with `tree.merge_values`. When the plain line merge is clean
+and reads back as exactly those settings, it is the output (both sides' lines as
+they wrote them). Otherwise the output is built from the operator's document (`ours`, loaded with ruamel.yaml's round-trip loader): only
 the settings that changed are replaced, deleted or inserted (new keys after
 their upstream predecessor, with upstream's node, quotes and comments). The
 document is dumped with the indentation detected in the operator's file; then
@@ -451,6 +452,9 @@ def _merge(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
         out = tree.upstream_text(b_text, o_text, out, t_text, holds)
         return MergeResult(merged=out.encode("utf-8"), conflicts=conflicts, format=FORMAT)
 
+    lines = merge_text(base, ours, theirs)  # both sides' own text, where it reads right
+    if lines.clean and tree.same(_loads(lines.merged), merged):
+        return MergeResult(merged=lines.merged, conflicts=conflicts, format=FORMAT)
     if tree.same(o, merged):
         return done(ours)
     if not isinstance(o_doc, dict | list) and tree.same(t, merged):
