@@ -275,3 +275,29 @@ def test_bom_is_no_failure_and_follows_ours() -> None:
         assert result.merged.removeprefix(BOM) == b"a: 3\nb: 4\n# upstream note\n"
     # a file the operator never changed is upstream's, byte for byte (docs/merge.md)
     assert merge_yaml(BOM + base, BOM + base, theirs).merged == theirs
+
+
+def test_upstream_block_reads_as_upstream_wrote_it_beside_a_conflict() -> None:
+    """Helm chart 4.5's new `sdk` block with a flow list before a comment: ruamel's emitter
+    puts the closing bracket after the comment; the merge writes upstream's lines."""
+    base = b"""\
+apim:
+  version: 4.4.0
+  gatewayType: "Regular"
+
+  # Organization level access control configurations
+  org:
+    enabled: false
+"""
+    ours = base.replace(b'"Regular"', b'"Regular,APK"')
+    theirs = (
+        base.replace(b"4.4.0", b"4.5.0")
+        .replace(b'"Regular"', b'"Regular,APK,AWS"')
+        .replace(
+            b"\n\n",
+            b'\n  # APIM SDK configurations\n  sdk:\n    supportedLanguages: ["java", "swift5"]\n\n',
+        )
+    )
+    result = merge_yaml(base, ours, theirs)
+    assert conflicts(result) == [("apim.gatewayType", "Regular", "Regular,APK", "Regular,APK,AWS")]
+    assert result.merged == theirs.replace(b'"Regular,APK,AWS"', b'"Regular,APK"')

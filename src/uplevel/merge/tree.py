@@ -630,8 +630,9 @@ def upstream_text(
 ) -> str:
     """`merged` with upstream's own lines where the structural rewrite wrote its own: a run
     of lines that is in neither the operator's text nor upstream's (quoting, flow style,
-    indentation the emitter chose) gives way to the lines upstream has in its place, run
-    by run, each kept only if `keeps_settings` still holds."""
+    indentation the emitter chose, a bracket it put on a line of its own) gives way to the
+    lines upstream has in its place. Runs a few lines apart go together (one flow list can
+    span several); each group is kept only if `keeps_settings` still holds."""
     o, m, t = _lines(ours), _lines(merged), _lines(theirs)
     ko, km, kt = ([x.rstrip("\r\n") for x in side] for side in (o, m, t))
     written = [True] * len(m)  # merged's lines the rewrite wrote (not the operator's)
@@ -639,23 +640,32 @@ def upstream_text(
         written[i : i + n] = [False] * n
     eol = "\r\n" if m and m[0].endswith("\r\n") else "\n"
     regions: list[list[str]] = []
-    upstream: dict[int, list[str]] = {}  # region index → upstream's lines for it
-    ops = difflib.SequenceMatcher(None, km, kt, autojunk=False).get_opcodes()
-    for tag, i1, i2, j1, j2 in ops:
-        if tag == "replace" and all(written[i1:i2]):
-            upstream[len(regions)] = [x.rstrip("\r\n") + eol for x in t[j1:j2]]
+    groups: list[dict[int, list[str]]] = []  # region index → upstream's lines for it
+    gap = _NEAR
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, km, kt, autojunk=False).get_opcodes():
+        if tag in ("replace", "delete") and all(written[i1:i2]):
+            if gap >= _NEAR:
+                groups.append({})
+            groups[-1][len(regions)] = [x.rstrip("\r\n") + eol for x in t[j1:j2]]
+            gap = 0
+        else:
+            gap += i2 - i1
         regions.append(m[i1:i2])
-    if not upstream:
+    if not groups:
         return merged
-    trial = [upstream.get(k, r) for k, r in enumerate(regions)]
+    every = {k: v for g in groups for k, v in g.items()}
+    trial = [every.get(k, r) for k, r in enumerate(regions)]
     if keeps_settings(_join(trial, eol)):
         return _join(trial, eol)
     kept = list(regions)
-    for k, lines in upstream.items():
-        attempt = [*kept[:k], lines, *kept[k + 1 :]]
+    for group in groups:
+        attempt = [group.get(k, r) for k, r in enumerate(kept)]
         if keeps_settings(_join(attempt, eol)):
             kept = attempt
     return _join(kept, eol)
+
+
+_NEAR = 3  # lines between two rewritten runs that still make them one group
 
 
 # ---------------------------------------------------------------- byte order mark
