@@ -20,7 +20,7 @@ The model and scripts are shared with test_json_invariants.py (no comments there
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,7 +226,7 @@ class Script:
 Edit = Callable[[st.DrawFn, Script, set[tuple[str, ...]]], None]
 
 
-def _free(draw: st.DrawFn, options: list[tuple[str, ...]], taken: set[tuple[str, ...]]) -> Any:
+def _free(draw: st.DrawFn, options: Sequence[tuple[str, ...]], taken: set[tuple[str, ...]]) -> Any:
     free = [o for o in options if o not in taken]
     return draw(st.sampled_from(free)) if free else None
 
@@ -295,12 +295,7 @@ def _lists(doc: Doc) -> list[tuple[Section, Setting]]:
 
 
 def edit_entry(draw: st.DrawFn, sc: Script, taken: set[tuple[str, ...]]) -> None:
-    options = [
-        ("e", sec.name, e.ident)
-        for sec, s in _lists(sc.doc)
-        for e in s.value
-        if isinstance(s.value, list)
-    ]
+    options = [("e", sec.name, e.ident) for sec, s in _lists(sc.doc) for e in _entries(s)]
     t = _free(draw, options, taken)
     if t is None:
         return
@@ -536,7 +531,8 @@ def unflatten(flat: dict[tuple[Any, ...], Any]) -> dict[str, Any]:
         for k in p[:-1]:
             node = node.setdefault(k, {})
         node[p[-1]] = v
-    return _lists_back(out)
+    result: dict[str, Any] = _lists_back(out)
+    return result
 
 
 def _lists_back(v: Any) -> Any:
