@@ -301,3 +301,14 @@ apim:
     result = merge_yaml(base, ours, theirs)
     assert conflicts(result) == [("apim.gatewayType", "Regular", "Regular,APK", "Regular,APK,AWS")]
     assert result.merged == theirs.replace(b'"Regular,APK,AWS"', b'"Regular,APK"')
+
+
+def test_both_sides_append_commented_blocks_at_the_end() -> None:
+    base = b"database:\n  timeout: 3\n  port: 1\n"
+    ours = b"database:\n  timeout: 0\n  port: 1\n# recaptcha-o1:\n#   enabled: false\n"
+    theirs = b"database:\n  timeout: 3\n  port: 1\n# recaptcha-t1:\n#   enabled: false\n"
+    result = merge_yaml(base, ours, theirs)
+    assert conflicts(result) == []
+    assert load(result.merged) == {"database": {"timeout": 0, "port": 1}}
+    assert b"# recaptcha-o1:\n" in result.merged
+    assert b"# recaptcha-t1:\n" in result.merged

@@ -626,13 +626,18 @@ def _find(out: list[str], line: str, settled: Callable[[str], bool]) -> int | No
 
 
 def upstream_text(
-    base: str, ours: str, merged: str, theirs: str, keeps_settings: Callable[[str], bool]
+    ours: str,
+    merged: str,
+    theirs: str,
+    is_comment: Callable[[str], bool],
+    keeps_settings: Callable[[str], bool],
 ) -> str:
     """`merged` with upstream's own lines where the structural rewrite wrote its own: a run
     of lines that is in neither the operator's text nor upstream's (quoting, flow style,
     indentation the emitter chose, a bracket it put on a line of its own) gives way to the
-    lines upstream has in its place. Runs a few lines apart go together (one flow list can
-    span several); each group is kept only if `keeps_settings` still holds."""
+    lines upstream has in its place. Comment lines are not touched (`carry_comments` placed
+    them). Runs a few lines apart go together (one flow list can span several); each group
+    is kept only if `keeps_settings` still holds."""
     o, m, t = _lines(ours), _lines(merged), _lines(theirs)
     ko, km, kt = ([x.rstrip("\r\n") for x in side] for side in (o, m, t))
     written = [True] * len(m)  # merged's lines the rewrite wrote (not the operator's)
@@ -643,7 +648,8 @@ def upstream_text(
     groups: list[dict[int, list[str]]] = []  # region index → upstream's lines for it
     gap = _NEAR
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, km, kt, autojunk=False).get_opcodes():
-        if tag in ("replace", "delete") and all(written[i1:i2]):
+        settings_only = not any(is_comment(x) for x in (*m[i1:i2], *t[j1:j2]))
+        if tag in ("replace", "delete") and all(written[i1:i2]) and settings_only:
             if gap >= _NEAR:
                 groups.append({})
             groups[-1][len(regions)] = [x.rstrip("\r\n") + eol for x in t[j1:j2]]

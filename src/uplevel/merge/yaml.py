@@ -449,7 +449,7 @@ def _merge(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
 
     def done(text: bytes) -> MergeResult:
         out = tree.carry_comments(b_text, o_text, text.decode("utf-8"), t_text, _is_comment, holds)
-        out = tree.upstream_text(b_text, o_text, out, t_text, holds)
+        out = tree.upstream_text(o_text, out, t_text, _is_comment, holds)
         return MergeResult(merged=out.encode("utf-8"), conflicts=conflicts, format=FORMAT)
 
     lines = merge_text(base, ours, theirs)  # both sides' own text, where it reads right
