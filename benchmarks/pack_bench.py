@@ -83,7 +83,7 @@ def setup_repo(b: Bench, reuse: bool) -> None:
         return
     trees.remove_tree(b.repo)
     b.uplevel("repo", "init", b.repo)
-    from uplevel.sample import write_pack
+    from uplevel.devtools.sample import write_pack
 
     base = b.work / "base.zip"
     start = time.perf_counter()

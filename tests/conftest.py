@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from uplevel.devtools.sample import PRODUCT, write_level
 from uplevel.paths import STATE_DIR
-from uplevel.sample import PRODUCT, write_level
 
 Snapshot = dict[str, tuple[str, int, str]]
 

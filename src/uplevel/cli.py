@@ -1037,7 +1037,7 @@ def merge_cmd(
 @click.pass_context
 def demo(ctx: click.Context, workdir: Path | None) -> None:
     """Run the whole flow on a generated sample product (what the README's first command does)."""
-    from uplevel import demo as demo_mod
+    from uplevel.devtools import demo as demo_mod
 
     sys.exit(demo_mod.main(workdir))
 

@@ -247,7 +247,7 @@ def add_update_cmd(
         if wum_zip is not None:
             if bundle is not None or trees:
                 raise UsageError("give one of BUNDLE, --from-tree/--to-tree or --wum-zip")
-            from uplevel.repo.wum_import import add_update_from_wum
+            from uplevel.repo.wum.publish import add_update_from_wum
 
             result = add_update_from_wum(
                 repo,

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from uplevel.sample import write_level, write_security_fix
+from uplevel.devtools.sample import write_level, write_security_fix
 
 CONF = "repository/conf/deployment.toml"
 

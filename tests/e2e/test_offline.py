@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import Snapshot, run_cli, snapshot
 from tests.e2e.support import level_trees, serving
-from uplevel.sample import PRODUCT, write_pack
+from uplevel.devtools.sample import PRODUCT, write_pack
 
 CONF = "repository/conf/deployment.toml"
 TUF = "updates/uplevel/tuf"

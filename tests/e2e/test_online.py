@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import run_cli, snapshot
 from tests.e2e.support import level_trees, serving
-from uplevel.sample import PRODUCT, write_pack
+from uplevel.devtools.sample import PRODUCT, write_pack
 
 LOCK = "updates/uplevel/lock"
 

@@ -20,8 +20,8 @@ import pytest
 
 from tests.conftest import run_cli, snapshot
 from tests.e2e.support import level_trees, serving
+from uplevel.devtools.sample import PRODUCT, write_pack
 from uplevel.model import Entry, Manifest
-from uplevel.sample import PRODUCT, write_pack
 
 pytestmark = pytest.mark.skipif(shutil.which("unzip") is None, reason="needs Info-ZIP unzip")
 

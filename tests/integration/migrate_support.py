@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
+from uplevel.devtools.sample import PRODUCT, write_level, write_pack
 from uplevel.h2lock import holder
-from uplevel.sample import PRODUCT, write_level, write_pack
 
 H2_JAR = Path("/usr/share/java/h2.jar")
 CONF = "repository/conf/deployment.toml"

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 from tests.conftest import run_cli
-from uplevel.sample import PRODUCT, write_level
+from uplevel.devtools.sample import PRODUCT, write_level
 
 TOML = "repository/conf/deployment.toml"
 OLD_URL = 'url = "jdbc:h2:./repository/database/WSO2AM_DB;DB_CLOSE_ON_EXIT=FALSE"'

@@ -25,7 +25,7 @@ from tests.conftest import (
     snapshot,
     store_hashes,
 )
-from uplevel.sample import PRODUCT
+from uplevel.devtools.sample import PRODUCT
 
 ENVELOPE = {"uplevel", "command", "ok", "exit_code", "result", "error"}
 STATE = "updates/uplevel"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from uplevel.sample import write_level, write_pack
+from uplevel.devtools.sample import write_level, write_pack
 
 OLD_PRODUCT, NEW_PRODUCT = "wso2am-4.1.0", "wso2am-4.2.0"
 CONF = "repository/conf/deployment.toml"

@@ -17,10 +17,10 @@ from tuf.ngclient.fetcher import FetcherInterface
 from tuf.ngclient.updater import Updater
 
 from tests.conftest import Sample, Snapshot, snapshot
+from uplevel.devtools.sample import PRODUCT
 from uplevel.repo.config import DEFAULT_EXPIRES_DAYS
 from uplevel.repo.product import add_product
 from uplevel.repo.roles import init_repo
-from uplevel.sample import PRODUCT
 
 BASE_URL = "http://repo.test"
 

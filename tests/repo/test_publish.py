@@ -21,6 +21,7 @@ from tests.repo.conftest import (
     write_zip,
 )
 from uplevel.bundle import diff_manifests
+from uplevel.devtools.sample import PRODUCT
 from uplevel.errors import BundleError, UplevelError
 from uplevel.model import Entry, Manifest
 from uplevel.repo.catalog import list_repo
@@ -32,7 +33,6 @@ from uplevel.repo.update import (
     add_update_from_changes,
     add_update_from_trees,
 )
-from uplevel.sample import PRODUCT
 from uplevel.scan import read_tree
 
 README = "README.txt"

@@ -17,7 +17,7 @@ import pytest
 from uplevel.descriptor import Fix
 from uplevel.errors import BundleError, UnsafePathError, UsageError
 from uplevel.model import Entry, Manifest
-from uplevel.wum import read_wum_zip, wum_changes
+from uplevel.repo.wum.reader import read_wum_zip, wum_changes
 
 NAME = "WSO2-CARBON-UPDATE-4.4.0-0327"
 JAR = "repository/components/plugins/org.wso2.carbon.identity.application.authenticator.samlsso_5.1.1.jar"

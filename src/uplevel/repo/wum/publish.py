@@ -8,7 +8,7 @@ from uplevel.descriptor import Advisory, Fix
 from uplevel.errors import UsageError
 from uplevel.repo.state import open_repo
 from uplevel.repo.update import AddUpdateResult, UpdateDetails, add_update_from_changes
-from uplevel.wum import read_wum_zip, wum_changes
+from uplevel.repo.wum.reader import read_wum_zip, wum_changes
 
 
 def add_update_from_wum(

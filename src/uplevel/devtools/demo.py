@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from uplevel.sample import PRODUCT, write_level, write_pack, write_security_fix
+from uplevel.devtools.sample import PRODUCT, write_level, write_pack, write_security_fix
 
 
 def _run(args: list[str], *, ok: tuple[int, ...] = (0,), env: dict[str, str] | None = None) -> str:
