@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from uplevel.core.paths import STATE_DIR
 from uplevel.devtools.sample import PRODUCT, write_level
-from uplevel.paths import STATE_DIR
 
 Snapshot = dict[str, tuple[str, int, str]]
 

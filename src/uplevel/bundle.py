@@ -21,10 +21,10 @@ from typing import IO, Any
 import zstandard
 
 from uplevel import fsio
-from uplevel.descriptor import CHANNELS, UpdateInfo, check_channel, check_product
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.core.paths import check_relative
+from uplevel.core.updateinfo import CHANNELS, UpdateInfo, check_channel, check_product
 from uplevel.errors import BundleError, UplevelError, UsageError
-from uplevel.model import Entry, Manifest
-from uplevel.paths import check_relative
 from uplevel.scan import read_tree
 
 BUNDLE_FORMAT = "uplevel-bundle"

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from uplevel.cli import _json_option, run
-from uplevel.descriptor import CHANNELS, parse_advisory, parse_fix
+from uplevel.core.updateinfo import CHANNELS, parse_advisory, parse_fix
 from uplevel.errors import UsageError
 
 _repo_arg = click.argument("repo", type=click.Path(file_okay=False, path_type=Path))

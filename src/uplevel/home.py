@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from uplevel import fsio
+from uplevel.core.manifest import Manifest
+from uplevel.core.paths import STATE_DIR
 from uplevel.errors import HomeError, UsageError
-from uplevel.model import Manifest
-from uplevel.paths import STATE_DIR
 from uplevel.profile import Profile, profile_for
 
 STATE_SCHEMA = 1

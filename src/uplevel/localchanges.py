@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from uplevel import fsio
+from uplevel.core.manifest import Entry, Manifest
 from uplevel.home import Home
-from uplevel.model import Entry, Manifest
 from uplevel.scan import hash_many, walk
 
 INDEX_SCHEMA = 1

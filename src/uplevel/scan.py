@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from uplevel.model import Entry, Manifest
-from uplevel.paths import STATE_DIR
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.core.paths import STATE_DIR
 
 CHUNK = 1 << 20
 MMAP_MIN = 1 << 16

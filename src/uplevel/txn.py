@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from uplevel import fsio
+from uplevel.core.manifest import Entry
+from uplevel.core.paths import check_in_home, check_relative, parents
 from uplevel.errors import HomeError, NotEnoughSpaceError, UnsafePathError, UplevelError
 from uplevel.home import Event, Home, State, TxnInfo, now
-from uplevel.model import Entry
-from uplevel.paths import check_in_home, check_relative, parents
 from uplevel.scan import hash_file
 
 JOURNAL_SCHEMA = 1

@@ -20,8 +20,8 @@ import pytest
 
 from tests.conftest import run_cli, snapshot
 from tests.e2e.support import level_trees, serving
+from uplevel.core.manifest import Entry, Manifest
 from uplevel.devtools.sample import PRODUCT, write_pack
-from uplevel.model import Entry, Manifest
 
 pytestmark = pytest.mark.skipif(shutil.which("unzip") is None, reason="needs Info-ZIP unzip")
 
@@ -376,7 +376,7 @@ def _copy_repo(p: Published, tmp: Path) -> Path:
 
 def _publish_raw_level(repo: Path, manifest: Manifest, contents: dict[str, bytes]) -> None:
     """Sign a level 4 whose manifest the normal publishing commands would never write."""
-    from uplevel.descriptor import UpdateInfo
+    from uplevel.core.updateinfo import UpdateInfo
     from uplevel.repo.state import NewLevel, open_repo
 
     with open_repo(repo) as r:

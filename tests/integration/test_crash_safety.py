@@ -50,8 +50,8 @@ from tests.conftest import (
     snapshot,
     store_hashes,
 )
+from uplevel.core.paths import STATE_DIR
 from uplevel.devtools.sample import PRODUCT, write_level
-from uplevel.paths import STATE_DIR
 
 CRASH_EXIT = 137
 FINAL = "bin/api-manager.sh.final"

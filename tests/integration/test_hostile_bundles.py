@@ -23,8 +23,8 @@ import pytest
 import zstandard
 
 from tests.conftest import Sample, Snapshot, run_cli, snapshot
+from uplevel.core.manifest import Entry, Manifest
 from uplevel.devtools.sample import PRODUCT
-from uplevel.model import Entry, Manifest
 
 DESCRIPTOR = "uplevel-bundle.json"
 LOCK = "updates/uplevel/lock"

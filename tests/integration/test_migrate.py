@@ -45,8 +45,8 @@ from tests.integration.migrate_support import (
     sleeper,
     stop,
 )
+from uplevel.core.paths import STATE_DIR
 from uplevel.devtools.sample import PRODUCT
-from uplevel.paths import STATE_DIR
 
 CARRIED = [AM_DB, CARBON_DB, KEYSTORE, JAR, SYNAPSE, TENANT, TENANT_KS, *SOLR]
 RUNTIME = [AM_DB, CARBON_DB, SYNAPSE, TENANT, TENANT_KS, *SOLR]

@@ -21,9 +21,9 @@ from tests.repo.conftest import (
     write_zip,
 )
 from uplevel.bundle import diff_manifests
+from uplevel.core.manifest import Entry, Manifest
 from uplevel.devtools.sample import PRODUCT
 from uplevel.errors import BundleError, UplevelError
-from uplevel.model import Entry, Manifest
 from uplevel.repo.catalog import list_repo
 from uplevel.repo.documents import LevelManifest, LevelUpdate
 from uplevel.repo.state import open_repo

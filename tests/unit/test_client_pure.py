@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from uplevel.client.changelog import LevelNotes, changelog
-from uplevel.client.closest import closest_level
-from uplevel.descriptor import Advisory, Fix, UpdateInfo
-from uplevel.model import Entry
+from uplevel.core.changelog import LevelNotes, changelog
+from uplevel.core.closest import closest_level
+from uplevel.core.manifest import Entry
+from uplevel.core.updateinfo import Advisory, Fix, UpdateInfo
 
 
 def f(h: str) -> Entry:

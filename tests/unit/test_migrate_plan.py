@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from uplevel.migrate_plan import category, counts, decide, differs, excluded, plan_migration
-from uplevel.model import Entry
+from uplevel.core.manifest import Entry
+from uplevel.core.migrate_plan import category, counts, decide, differs, excluded, plan_migration
 from uplevel.profile import load_profiles, profile_for
 
 AM = profile_for("wso2am-4.2.0")

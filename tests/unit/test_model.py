@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from uplevel.model import Entry, Manifest
+from uplevel.core.manifest import Entry, Manifest
 
 paths = st.text(st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=12)
 entries = st.one_of(

@@ -1,4 +1,4 @@
-"""The planner: one example per rule of `uplevel.plan`, then properties over random small trees.
+"""The planner: one example per rule of `uplevel.core.plan`, then properties over random small trees.
 
 Properties (pristine A, upstream B = edits of A, local L = operator edits of A):
 (a) no local change is silently dropped: where L differs from A the decision is never a take or
@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from uplevel.model import Entry, Manifest
-from uplevel.plan import Decision, changed_paths, decide, plan_update, same
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.core.plan import Decision, changed_paths, decide, plan_update, same
 
 
 def f(content: bytes | str, mode: int = 0o644) -> Entry:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from uplevel.descriptor import Fix
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.core.updateinfo import Fix
 from uplevel.errors import BundleError, UnsafePathError, UsageError
-from uplevel.model import Entry, Manifest
 from uplevel.repo.wum.reader import read_wum_zip, wum_changes
 
 NAME = "WSO2-CARBON-UPDATE-4.4.0-0327"

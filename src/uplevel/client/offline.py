@@ -48,7 +48,7 @@ from tuf.ngclient.config import EnvelopeType
 
 from uplevel import fsio
 from uplevel.bundle import SIGNED_DESCRIPTOR, BundleDescriptor, loads_strict
-from uplevel.descriptor import CHANNELS, PRODUCT_RE, check_product
+from uplevel.core.updateinfo import CHANNELS, PRODUCT_RE, check_product
 from uplevel.errors import BundleError, UsageError
 from uplevel.fetch import FetchConfig, Fetcher
 from uplevel.repo.documents import (

@@ -22,9 +22,9 @@ from tuf.api.metadata import Metadata
 
 from uplevel import fsio
 from uplevel.bundle import BlobInfo, BundleDescriptor
+from uplevel.core.manifest import Entry, Manifest
 from uplevel.errors import BundleError, UplevelError
 from uplevel.fetch import FetchConfig, Fetcher
-from uplevel.model import Entry, Manifest
 from uplevel.repo.documents import (
     LevelManifest,
     LevelUpdate,

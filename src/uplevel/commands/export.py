@@ -46,8 +46,8 @@ from uplevel.client.offline import (
 )
 from uplevel.client.remote import MAX_ROOT, Remote, ServerError, descriptor_between
 from uplevel.commands.update import ApplyResult, OnConflict, apply_source
+from uplevel.core.updateinfo import check_channel, check_product
 from uplevel.credentials import resolve_token
-from uplevel.descriptor import check_channel, check_product
 from uplevel.errors import (
     BundleError,
     BusyError,

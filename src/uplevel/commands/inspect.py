@@ -39,7 +39,7 @@ def init(
     progress: Callable[[int], None] | None = None,
 ) -> InitResult:
     """Adopt a home that is pristine at `level`: record its manifest as pristine."""
-    from uplevel.descriptor import check_channel, check_product
+    from uplevel.core.updateinfo import check_channel, check_product
 
     check_product(product)
     check_channel(channel)

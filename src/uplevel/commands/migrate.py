@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uplevel import fsio
-from uplevel.client.closest import closest_level
+from uplevel.core.closest import closest_level
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.core.migrate_plan import Item, counts, differs, plan_migration
+from uplevel.core.paths import parents
 from uplevel.errors import BusyError, HomeError, UplevelError, UsageError
 from uplevel.h2lock import LOCK_SUFFIX, holder, is_database
 from uplevel.home import Event, Home, State, now
 from uplevel.localchanges import load_index, rebase_index  # OLD's index: only read
-from uplevel.migrate_plan import Item, counts, differs, plan_migration
-from uplevel.model import Entry, Manifest
-from uplevel.paths import parents
 from uplevel.profile import Profile, profile_for
 from uplevel.scan import entry_from_stat, hash_many, walk
 from uplevel.session import open_home

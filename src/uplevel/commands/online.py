@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from uplevel import fsio
-from uplevel.client.changelog import Changelog, LevelNotes, changelog
-from uplevel.client.closest import closest_level
 from uplevel.client.remote import FetchedUpdate, Remote, ServerError, descriptor_between
 from uplevel.commands.update import ApplyResult, OnConflict, apply_source
+from uplevel.core.changelog import Changelog, LevelNotes, changelog
+from uplevel.core.closest import closest_level
+from uplevel.core.manifest import Entry
+from uplevel.core.updateinfo import check_channel, check_product
 from uplevel.credentials import resolve_token, store_token
-from uplevel.descriptor import check_channel, check_product
 from uplevel.errors import BusyError, HomeError, PendingTransactionError, UsageError
 from uplevel.home import Event, Home, State, now
 from uplevel.localchanges import LocalChanges, compare, current_entries, seed_index
-from uplevel.model import Entry
 from uplevel.repo.documents import LevelManifest, StoredBlob
 from uplevel.scan import read_tree
 from uplevel.session import open_home

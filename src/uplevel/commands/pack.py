@@ -33,13 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from uplevel.client.changelog import LevelNotes, changelog
-from uplevel.descriptor import CHANNELS, SEVERITIES, check_channel, check_product
+from uplevel.core.changelog import LevelNotes, changelog
+from uplevel.core.manifest import Manifest
+from uplevel.core.paths import STATE_DIR, is_state_path, parents
+from uplevel.core.updateinfo import CHANNELS, SEVERITIES, check_channel, check_product
 from uplevel.errors import BundleError, HomeError, UnsafePathError, UsageError
 from uplevel.home import Event, State, adopted_state_files
-from uplevel.model import Manifest
 from uplevel.packwriter import IN_MEMORY_MAX, ZipItem, ZipOptions, ZipStats, write_zip
-from uplevel.paths import STATE_DIR, is_state_path, parents
 from uplevel.repo.documents import (
     LevelManifest,
     LevelUpdate,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from uplevel.bundle import create_bundle
-from uplevel.descriptor import UpdateInfo, parse_advisory, parse_fix
+from uplevel.core.updateinfo import UpdateInfo, parse_advisory, parse_fix
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from uplevel import fsio
+from uplevel.core.manifest import Entry
+from uplevel.core.paths import check_in_home
+from uplevel.core.plan import changed_paths, same
 from uplevel.errors import HomeError, UsageError
 from uplevel.home import Event, Home, State, TxnInfo, now
 from uplevel.localchanges import current_entries, rebase_index
-from uplevel.model import Entry
-from uplevel.paths import check_in_home
-from uplevel.plan import changed_paths, same
 from uplevel.session import open_home
 from uplevel.txn import Change, Transaction
 

@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from uplevel.bundle import Bundle, BundleDescriptor
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.core.paths import check_in_home, check_relative
+from uplevel.core.plan import Decision, changed_paths, plan_update
 from uplevel.errors import BundleError, UplevelError, UsageError
 from uplevel.home import Event, Home, State, now
 from uplevel.localchanges import current_entries, rebase_index
 from uplevel.merge.engine import merge
 from uplevel.merge.result import MergeResult, UnparsableInput
 from uplevel.merge.text import is_text, merge_text
-from uplevel.model import Entry, Manifest
-from uplevel.paths import check_in_home, check_relative
-from uplevel.plan import Decision, changed_paths, plan_update
 from uplevel.scan import hash_file, read_entry
 from uplevel.session import open_home
 from uplevel.txn import (

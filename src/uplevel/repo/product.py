@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uplevel.descriptor import CHANNELS, UpdateInfo, check_product
+from uplevel.core.updateinfo import CHANNELS, UpdateInfo, check_product
 from uplevel.errors import UsageError
 from uplevel.profile import load_profiles, profile_for
 from uplevel.repo.packzip import Pack

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uplevel import fsio
-from uplevel.descriptor import UpdateInfo
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.core.updateinfo import UpdateInfo
 from uplevel.errors import HomeError
-from uplevel.model import Entry, Manifest
 from uplevel.repo import db
 from uplevel.repo.blobs import BlobStore
 from uplevel.repo.config import RepoConfig

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from uplevel.bundle import Bundle, diff_manifests
-from uplevel.descriptor import Advisory, Fix, UpdateInfo, check_product
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.core.paths import check_relative
+from uplevel.core.updateinfo import Advisory, Fix, UpdateInfo, check_product
 from uplevel.errors import UplevelError, UsageError
-from uplevel.model import Entry, Manifest
-from uplevel.paths import check_relative
 from uplevel.repo.state import NewLevel, OpenRepo, open_repo
 from uplevel.scan import read_tree
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from uplevel.descriptor import Advisory, Fix
+from uplevel.core.updateinfo import Advisory, Fix
 from uplevel.errors import UsageError
 from uplevel.repo.state import open_repo
 from uplevel.repo.update import AddUpdateResult, UpdateDetails, add_update_from_changes

@@ -51,10 +51,10 @@ from typing import IO, Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from uplevel.descriptor import Fix, check_product
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.core.paths import check_relative, parents
+from uplevel.core.updateinfo import Fix, check_product
 from uplevel.errors import BundleError
-from uplevel.model import Entry, Manifest
-from uplevel.paths import check_relative, parents
 
 V2 = "update-descriptor.yaml"
 V3 = "update-descriptor3.yaml"

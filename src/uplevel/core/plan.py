@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from uplevel.model import Entry, Manifest
+from uplevel.core.manifest import Entry, Manifest
 
 Action = Literal["take", "remove", "keep", "merge", "conflict", "noop"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from uplevel.model import Entry
+from uplevel.core.manifest import Entry
 
 
 @dataclass(frozen=True, kw_only=True)

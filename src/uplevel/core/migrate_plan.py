@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from uplevel.model import Entry
+from uplevel.core.manifest import Entry
 from uplevel.profile import Profile
 
 Action = Literal["copy", "carry", "merge", "conflict", "skip", "deleted"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from uplevel.descriptor import SEVERITIES, UpdateInfo
-from uplevel.model import Entry
+from uplevel.core.manifest import Entry
+from uplevel.core.updateinfo import SEVERITIES, UpdateInfo
 
 
 @dataclass(frozen=True, kw_only=True)
