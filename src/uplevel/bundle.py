@@ -20,12 +20,12 @@ from typing import IO, Any
 
 import zstandard
 
-from uplevel import fsio
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.core.paths import check_relative
 from uplevel.core.updateinfo import CHANNELS, UpdateInfo, check_channel, check_product
+from uplevel.engine import fsio
+from uplevel.engine.scan import read_tree
 from uplevel.errors import BundleError, UplevelError, UsageError
-from uplevel.scan import read_tree
 
 BUNDLE_FORMAT = "uplevel-bundle"
 BUNDLE_SCHEMA = 1

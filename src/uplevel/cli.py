@@ -407,8 +407,8 @@ def profile_cmd(
 ) -> None:
     """The product profile in effect: configuration, runtime and addition paths, pid and lock
     files, stop/start commands and health check (what scripts and the Ansible roles read)."""
-    from uplevel.home import Home
-    from uplevel.profile import load_profiles, profile_for
+    from uplevel.engine.home import Home
+    from uplevel.engine.profile import load_profiles, profile_for
 
     def human(r: _ProfileResult) -> None:
         for p in r.profiles:
@@ -999,7 +999,7 @@ def merge_cmd(
           name = uplevel structured merge
           driver = uplevel merge %O %A %B --name %P
     """
-    from uplevel import fsio
+    from uplevel.engine import fsio
     from uplevel.merge.engine import merge
     from uplevel.merge.result import UnparsableInput
 

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from uplevel import fsio
+from uplevel.engine import fsio
 from uplevel.errors import UsageError
 
 CREDENTIALS_SCHEMA = 1

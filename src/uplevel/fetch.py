@@ -48,7 +48,8 @@ from tuf.api.exceptions import (
 from tuf.ngclient.fetcher import FetcherInterface
 from urllib3.util import parse_url
 
-from uplevel import __version__, fsio
+from uplevel import __version__
+from uplevel.engine import fsio
 from uplevel.errors import NotEnoughSpaceError
 
 logger = logging.getLogger(__name__)

@@ -39,7 +39,7 @@ from tuf.api.metadata import Metadata, Root, TargetFile  # type: ignore[attr-def
 from tuf.ngclient.config import UpdaterConfig
 from tuf.ngclient.updater import Updater
 
-from uplevel import fsio
+from uplevel.engine import fsio
 from uplevel.fetch import Fetcher
 
 ROOT_HISTORY = "root_history"

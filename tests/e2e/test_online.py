@@ -188,7 +188,7 @@ def test_one_jump_fetches_each_content_once(published: Published, tmp_path: Path
     home = _home(published, tmp_path)
     _init(published, home, "--level", "0")
     r = run_cli("update", "--home", home, "--json", env=published.env(), check=0).json["result"]
-    from uplevel.scan import read_tree
+    from uplevel.engine.scan import read_tree
 
     old, new = read_tree(published.trees[0]), read_tree(published.trees[3])
     distinct = {e.sha256: e.size for p, e in new.items() if e.kind == "file" and old.get(p) != e}
@@ -299,7 +299,7 @@ def test_no_token_and_wrong_product_are_refused(published: Published, tmp_path: 
 
 
 def _changed_blobs(p: Published, a: int, b: int) -> list[str]:
-    from uplevel.scan import read_tree
+    from uplevel.engine.scan import read_tree
 
     old, new = read_tree(p.trees[a]), read_tree(p.trees[b])
     return [e.sha256 for path, e in new.items() if e.kind == "file" and old.get(path) != e]

@@ -23,6 +23,7 @@ from tests.repo.conftest import (
 from uplevel.bundle import diff_manifests
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.devtools.sample import PRODUCT
+from uplevel.engine.scan import read_tree
 from uplevel.errors import BundleError, UplevelError
 from uplevel.repo.catalog import list_repo
 from uplevel.repo.documents import LevelManifest, LevelUpdate
@@ -33,7 +34,6 @@ from uplevel.repo.update import (
     add_update_from_changes,
     add_update_from_trees,
 )
-from uplevel.scan import read_tree
 
 README = "README.txt"
 LOG4J = "repository/conf/log4j2.properties"

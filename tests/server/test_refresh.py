@@ -12,7 +12,7 @@ import httpx
 
 from tests.conftest import run_cli
 from tests.server.conftest import bearer, create_token, start_server, wait_healthy
-from uplevel import fsio
+from uplevel.engine import fsio
 from uplevel.repo.config import RepoConfig
 from uplevel.repo.keys import KeyStore
 from uplevel.repo.layout import RepoLayout

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from uplevel.engine.profile import load_profiles, parse_profile, profile_for
 from uplevel.errors import BusyError, UsageError
-from uplevel.profile import load_profiles, parse_profile, profile_for
 
 
 def test_shipped_profiles_parse_and_generic_is_last() -> None:
@@ -106,7 +106,7 @@ def test_a_zombie_in_the_pid_file_is_not_a_running_product(tmp_path: Path) -> No
     import subprocess
     import time
 
-    from uplevel.profile import Profile
+    from uplevel.engine.profile import Profile
 
     child = subprocess.Popen(["true"])  # exits at once; not waited for, so a zombie
     try:

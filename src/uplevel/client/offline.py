@@ -46,9 +46,9 @@ from tuf.api.metadata import Metadata
 from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
 from tuf.ngclient.config import EnvelopeType
 
-from uplevel import fsio
 from uplevel.bundle import SIGNED_DESCRIPTOR, BundleDescriptor, loads_strict
 from uplevel.core.updateinfo import CHANNELS, PRODUCT_RE, check_product
+from uplevel.engine import fsio
 from uplevel.errors import BundleError, UsageError
 from uplevel.fetch import FetchConfig, Fetcher
 from uplevel.repo.documents import (

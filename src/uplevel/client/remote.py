@@ -20,9 +20,9 @@ from tuf.api._payload import Targets as TargetsRole
 from tuf.api.exceptions import DownloadError, RepositoryError
 from tuf.api.metadata import Metadata
 
-from uplevel import fsio
 from uplevel.bundle import BlobInfo, BundleDescriptor
 from uplevel.core.manifest import Entry, Manifest
+from uplevel.engine import fsio
 from uplevel.errors import BundleError, UplevelError
 from uplevel.fetch import FetchConfig, Fetcher
 from uplevel.repo.documents import (
@@ -206,7 +206,7 @@ class Remote:
 
 
 def _sha_of(path: Path) -> str:
-    from uplevel.scan import hash_file
+    from uplevel.engine.scan import hash_file
 
     return hash_file(path)
 

@@ -32,7 +32,6 @@ from tuf.api.metadata import Metadata
 from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
 from tuf.ngclient.config import EnvelopeType
 
-from uplevel import fsio
 from uplevel.bundle import BASE_BLOB_LIMIT, SIGNED_DESCRIPTOR
 from uplevel.client.offline import (
     DEFAULT_MAX_AGE,
@@ -48,6 +47,8 @@ from uplevel.client.remote import MAX_ROOT, Remote, ServerError, descriptor_betw
 from uplevel.commands.update import ApplyResult, OnConflict, apply_source
 from uplevel.core.updateinfo import check_channel, check_product
 from uplevel.credentials import resolve_token
+from uplevel.engine import fsio
+from uplevel.engine.session import open_home
 from uplevel.errors import (
     BundleError,
     BusyError,
@@ -65,7 +66,6 @@ from uplevel.repo.documents import (
     channel_levels,
     target_path,
 )
-from uplevel.session import open_home
 from uplevel.tufclient import ROOT_HISTORY
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uplevel import fsio
+from uplevel.engine import fsio
+from uplevel.engine.home import Event, Home, State, now
+from uplevel.engine.localchanges import LocalChanges, compare, seed_index
+from uplevel.engine.scan import read_tree
+from uplevel.engine.session import open_home
 from uplevel.errors import HomeError, UsageError
-from uplevel.home import Event, Home, State, now
-from uplevel.localchanges import LocalChanges, compare, seed_index
-from uplevel.scan import read_tree
-from uplevel.session import open_home
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,7 +105,7 @@ class StatusResult:
 def _pending(home: Home, state: State) -> dict[str, Any] | None:
     if not state.pending:
         return None
-    from uplevel.txn import open_transaction
+    from uplevel.engine.txn import open_transaction
 
     txn = open_transaction(home)
     if txn is None:

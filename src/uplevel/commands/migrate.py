@@ -22,19 +22,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from uplevel import fsio
 from uplevel.core.closest import closest_level
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.core.migrate_plan import Item, counts, differs, plan_migration
 from uplevel.core.paths import parents
+from uplevel.engine import fsio
+from uplevel.engine.h2lock import LOCK_SUFFIX, holder, is_database
+from uplevel.engine.home import Event, Home, State, now
+from uplevel.engine.localchanges import load_index, rebase_index  # OLD's index: only read
+from uplevel.engine.profile import Profile, profile_for
+from uplevel.engine.scan import entry_from_stat, hash_many, walk
+from uplevel.engine.session import open_home
+from uplevel.engine.txn import Change, CopyOf, Transaction
 from uplevel.errors import BusyError, HomeError, UplevelError, UsageError
-from uplevel.h2lock import LOCK_SUFFIX, holder, is_database
-from uplevel.home import Event, Home, State, now
-from uplevel.localchanges import load_index, rebase_index  # OLD's index: only read
-from uplevel.profile import Profile, profile_for
-from uplevel.scan import entry_from_stat, hash_many, walk
-from uplevel.session import open_home
-from uplevel.txn import Change, CopyOf, Transaction
 
 if TYPE_CHECKING:
     from uplevel.client.levels import LevelSource

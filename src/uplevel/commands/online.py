@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uplevel import fsio
 from uplevel.client.remote import FetchedUpdate, Remote, ServerError, descriptor_between
 from uplevel.commands.update import ApplyResult, OnConflict, apply_source
 from uplevel.core.changelog import Changelog, LevelNotes, changelog
@@ -23,12 +22,13 @@ from uplevel.core.closest import closest_level
 from uplevel.core.manifest import Entry
 from uplevel.core.updateinfo import check_channel, check_product
 from uplevel.credentials import resolve_token, store_token
+from uplevel.engine import fsio
+from uplevel.engine.home import Event, Home, State, now
+from uplevel.engine.localchanges import LocalChanges, compare, current_entries, seed_index
+from uplevel.engine.scan import read_tree
+from uplevel.engine.session import open_home
 from uplevel.errors import BusyError, HomeError, PendingTransactionError, UsageError
-from uplevel.home import Event, Home, State, now
-from uplevel.localchanges import LocalChanges, compare, current_entries, seed_index
 from uplevel.repo.documents import LevelManifest, StoredBlob
-from uplevel.scan import read_tree
-from uplevel.session import open_home
 
 
 def _remote(home: Home, server: str, token_file: Path | None, ca_bundle: Path | None) -> Remote:

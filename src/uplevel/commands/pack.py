@@ -37,8 +37,8 @@ from uplevel.core.changelog import LevelNotes, changelog
 from uplevel.core.manifest import Manifest
 from uplevel.core.paths import STATE_DIR, is_state_path, parents
 from uplevel.core.updateinfo import CHANNELS, SEVERITIES, check_channel, check_product
+from uplevel.engine.home import Event, State, adopted_state_files
 from uplevel.errors import BundleError, HomeError, UnsafePathError, UsageError
-from uplevel.home import Event, State, adopted_state_files
 from uplevel.packwriter import IN_MEMORY_MAX, ZipItem, ZipOptions, ZipStats, write_zip
 from uplevel.repo.documents import (
     LevelManifest,
@@ -536,7 +536,7 @@ def _write_atomically(
 ) -> ZipStats:
     """Temp file in the output's directory, fsync, rename, fsync the directory: the output
     appears whole or not at all (an existing file of that name is replaced only then)."""
-    from uplevel import fsio
+    from uplevel.engine import fsio
 
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     tmp = Path(tmp_name)

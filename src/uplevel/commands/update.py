@@ -16,17 +16,14 @@ from typing import Any, Literal, Protocol
 
 from uplevel.bundle import Bundle, BundleDescriptor
 from uplevel.core.manifest import Entry, Manifest
-from uplevel.core.paths import check_in_home, check_relative
+from uplevel.core.paths import check_relative
 from uplevel.core.plan import Decision, changed_paths, plan_update
-from uplevel.errors import BundleError, UplevelError, UsageError
-from uplevel.home import Event, Home, State, now
-from uplevel.localchanges import current_entries, rebase_index
-from uplevel.merge.engine import merge
-from uplevel.merge.result import MergeResult, UnparsableInput
-from uplevel.merge.text import is_text, merge_text
-from uplevel.scan import hash_file, read_entry
-from uplevel.session import open_home
-from uplevel.txn import (
+from uplevel.engine import fsio
+from uplevel.engine.home import Event, Home, State, now
+from uplevel.engine.localchanges import current_entries, rebase_index
+from uplevel.engine.scan import hash_file, read_entry
+from uplevel.engine.session import open_home
+from uplevel.engine.txn import (
     Change,
     Content,
     Transaction,
@@ -35,6 +32,10 @@ from uplevel.txn import (
     recover,
     sweep_finals,
 )
+from uplevel.errors import BundleError, UplevelError, UsageError
+from uplevel.merge.engine import merge
+from uplevel.merge.result import MergeResult, UnparsableInput
+from uplevel.merge.text import is_text, merge_text
 
 OnConflict = Literal["stop", "new", "local"]
 
@@ -163,7 +164,7 @@ def apply_source(
         known_dirs: set[str] = set()
         for p in paths:
             check_relative(p)
-            check_in_home(home.root, p, known_dirs)
+            fsio.check_in_home(home.root, p, known_dirs)
         local = current_entries(home, paths, old)
         decisions = plan_update(old, new, local)
         profile = home.profile(state)

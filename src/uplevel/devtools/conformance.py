@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from uplevel import fsio
+from uplevel.engine import fsio
 from uplevel.fetch import FetchConfig, Fetcher
 from uplevel.tufclient import TufClient, validate_root
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from uplevel import fsio
+from uplevel.engine import fsio
 from uplevel.errors import HomeError, UplevelError
 from uplevel.repo.config import CHAIN_ROLES, RepoConfig
 from uplevel.repo.keys import KeyStore

@@ -16,9 +16,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from uplevel import fsio
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.core.updateinfo import UpdateInfo
+from uplevel.engine import fsio
 from uplevel.errors import HomeError
 from uplevel.repo import db
 from uplevel.repo.blobs import BlobStore

@@ -19,9 +19,9 @@ from uplevel.bundle import Bundle, diff_manifests
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.core.paths import check_relative
 from uplevel.core.updateinfo import Advisory, Fix, UpdateInfo, check_product
+from uplevel.engine.scan import read_tree
 from uplevel.errors import UplevelError, UsageError
 from uplevel.repo.state import NewLevel, OpenRepo, open_repo
-from uplevel.scan import read_tree
 
 
 @dataclass(frozen=True, kw_only=True)

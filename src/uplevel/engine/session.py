@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from uplevel.engine.home import Home, State
 from uplevel.errors import BusyError, PendingTransactionError
-from uplevel.home import Home, State
 
 
 @dataclass
@@ -53,7 +53,7 @@ def open_home(
         state = home.load_state()
         note = None
         if os.path.lexists(home.txn_dir) or state.pending:
-            from uplevel.txn import recover
+            from uplevel.engine.txn import recover
 
             state, note = recover(home, state)
         session = Session(home=home, state=state, notes=[note] if note else [])

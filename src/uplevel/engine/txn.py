@@ -29,12 +29,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from uplevel import fsio
 from uplevel.core.manifest import Entry
-from uplevel.core.paths import check_in_home, check_relative, parents
+from uplevel.core.paths import check_relative, parents
+from uplevel.engine import fsio
+from uplevel.engine.home import Event, Home, State, TxnInfo, now
+from uplevel.engine.scan import hash_file
 from uplevel.errors import HomeError, NotEnoughSpaceError, UnsafePathError, UplevelError
-from uplevel.home import Event, Home, State, TxnInfo, now
-from uplevel.scan import hash_file
 
 JOURNAL_SCHEMA = 1
 RECORD_SCHEMA = 1
@@ -272,7 +272,7 @@ class Transaction:
             if c.path in seen:
                 raise UnsafePathError(f"{c.path}: appears twice in one transaction")
             seen.add(c.path)
-            check_in_home(root, c.path, known_dirs)
+            fsio.check_in_home(root, c.path, known_dirs)
             rel_parent = c.path.rpartition("/")[0]
             if rel_parent in checked_devs:
                 continue

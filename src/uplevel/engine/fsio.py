@@ -19,7 +19,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from uplevel.errors import NotEnoughSpaceError, UplevelError
+from uplevel.errors import NotEnoughSpaceError, UnsafePathError, UplevelError
 
 _crash_at = int(os.environ.get("UPLEVEL_CRASH_AT_STEP", "0") or 0)
 _step_log = os.environ.get("UPLEVEL_STEP_LOG")
@@ -192,3 +192,31 @@ def is_dir_nofollow(path: Path) -> bool:
         return stat.S_ISDIR(os.lstat(path).st_mode)
     except FileNotFoundError:
         return False
+
+
+def check_in_home(home: Path, path: str, known_dirs: set[str] | None = None) -> None:
+    """Refuse `path` if any existing parent directory in the home is a symlink or not a dir
+    (lstat only): a bundle must never make uplevel write outside the home, however the home's
+    directories are linked.
+
+    `known_dirs` memoises parents already found to be real directories within one check.
+    """
+    root = str(home)
+    parts = path.split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        rel = "/".join(parts[:i])
+        if known_dirs is not None and rel in known_dirs:
+            continue
+        try:
+            st = os.lstat(f"{root}/{rel}")
+        except FileNotFoundError:
+            return  # the rest will be created by uplevel as real directories
+        if stat.S_ISLNK(st.st_mode):
+            raise UnsafePathError(
+                f"{path}: its parent {rel} is a symlink in the home; uplevel never writes through symlinks",
+                hint="replace the symlink with a real directory, or remove the path from the update",
+            )
+        if not stat.S_ISDIR(st.st_mode):
+            raise UnsafePathError(f"{path}: its parent {rel} is not a directory in the home")
+        if known_dirs is not None:
+            known_dirs.add(rel)

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from uplevel import fsio
 from uplevel.core.manifest import Manifest
 from uplevel.core.paths import STATE_DIR
+from uplevel.engine import fsio
+from uplevel.engine.profile import Profile, profile_for
 from uplevel.errors import HomeError, UsageError
-from uplevel.profile import Profile, profile_for
 
 STATE_SCHEMA = 1
 

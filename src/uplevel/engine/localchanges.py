@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uplevel import fsio
 from uplevel.core.manifest import Entry, Manifest
-from uplevel.home import Home
-from uplevel.scan import hash_many, walk
+from uplevel.engine import fsio
+from uplevel.engine.home import Home
+from uplevel.engine.scan import hash_many, walk
 
 INDEX_SCHEMA = 1
 RACY_NS = 50_000_000
@@ -204,7 +204,7 @@ def rebase_index(
 
 def current_entries(home: Home, paths: list[str], pristine: Manifest) -> dict[str, Entry | None]:
     """The home's entry at each path; a path the index proves pristine is not read again."""
-    from uplevel.scan import read_entry
+    from uplevel.engine.scan import read_entry
 
     index = load_index(home, pristine.digest)
     out: dict[str, Entry | None] = {}
