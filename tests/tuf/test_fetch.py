@@ -1,4 +1,4 @@
-"""uplevel.fetch against real sockets on 127.0.0.1: token, limits, errors, resume, proxies, TLS."""
+"""uplevel.client.fetch against real sockets on 127.0.0.1: token, limits, errors, resume, proxies, TLS."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from tests.tuf.support import (
     serving,
     tls_server,
 )
-from uplevel.fetch import FetchConfig, Fetcher, ProxySettings
+from uplevel.client.fetch import FetchConfig, Fetcher, ProxySettings
 
 BLOB = bytes(range(256)) * 400  # 100 KiB: several chunks
 BLOB_SHA = hashlib.sha256(BLOB).hexdigest()

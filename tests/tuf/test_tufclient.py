@@ -1,4 +1,4 @@
-"""uplevel.tufclient in-process: the API `uplevel update` uses, on the same fetcher."""
+"""uplevel.client.tufclient in-process: the API `uplevel update` uses, on the same fetcher."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from tuf.api.exceptions import LengthOrHashMismatchError, RepositoryError
 
 from tests.tuf.support import DEV_TARGET, TOP_TARGET, Repo, Server
-from uplevel.fetch import FetchConfig, Fetcher
-from uplevel.tufclient import TargetNotFoundError, TufClient, target_filename, validate_root
+from uplevel.client.fetch import FetchConfig, Fetcher
+from uplevel.client.tufclient import TargetNotFoundError, TufClient, target_filename, validate_root
 
 
 def _client(repo: Repo, server: Server, metadata_dir: Path, token: str | None = None) -> TufClient:

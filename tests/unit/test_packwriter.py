@@ -15,9 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from uplevel import packwriter
 from uplevel.errors import BundleError, UnsafePathError
-from uplevel.packwriter import ZipItem, ZipOptions, already_compressed, check_names, write_zip
+from uplevel.formats import packwriter
+from uplevel.formats.packwriter import (
+    ZipItem,
+    ZipOptions,
+    already_compressed,
+    check_names,
+    write_zip,
+)
 
 TEXT = b"".join(b'<property name="k%d">value %d</property>\n' % (i, i % 7) for i in range(4000))
 NOISE = random.Random(1).randbytes(300_000)

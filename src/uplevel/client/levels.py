@@ -92,8 +92,8 @@ class ServerRepository:
         token_file: Path | None = None,
         ca_bundle: Path | None = None,
     ) -> None:
+        from uplevel.client.credentials import resolve_token
         from uplevel.client.remote import Remote
-        from uplevel.credentials import resolve_token
 
         self.label = url.rstrip("/")
         self._scratch = Path(tempfile.mkdtemp(prefix="uplevel-migrate-"))

@@ -1,7 +1,7 @@
 """A subscriber's view of one update server: TUF-verified documents and verified blobs.
 
 All network access of the online commands goes through here (and through
-uplevel.fetch, the one HTTP port). Documents are TUF targets, so python-tuf
+uplevel.client.fetch, the one HTTP port). Documents are TUF targets, so python-tuf
 verifies them against the root pinned in the home; blobs are checked against
 the sizes and sha256 in a verified manifest.json before anything uses them.
 """
@@ -21,10 +21,11 @@ from tuf.api.exceptions import DownloadError, RepositoryError
 from tuf.api.metadata import Metadata
 
 from uplevel.bundle import BlobInfo, BundleDescriptor
+from uplevel.client.fetch import FetchConfig, Fetcher
+from uplevel.client.tufclient import TufClient, validate_root
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.engine import fsio
 from uplevel.errors import BundleError, UplevelError
-from uplevel.fetch import FetchConfig, Fetcher
 from uplevel.repo.documents import (
     LevelManifest,
     LevelUpdate,
@@ -33,7 +34,6 @@ from uplevel.repo.documents import (
     read_level_manifest,
     read_level_update,
 )
-from uplevel.tufclient import TufClient, validate_root
 
 MAX_ROOT = 1 << 20
 DOWNLOAD_THREADS = 4

@@ -33,6 +33,7 @@ from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
 from tuf.ngclient.config import EnvelopeType
 
 from uplevel.bundle import BASE_BLOB_LIMIT, SIGNED_DESCRIPTOR
+from uplevel.client.credentials import resolve_token
 from uplevel.client.offline import (
     DEFAULT_MAX_AGE,
     TIMESTAMP_MEMBER,
@@ -44,9 +45,9 @@ from uplevel.client.offline import (
     utc_iso,
 )
 from uplevel.client.remote import MAX_ROOT, Remote, ServerError, descriptor_between
+from uplevel.client.tufclient import ROOT_HISTORY
 from uplevel.commands.update import ApplyResult, OnConflict, apply_source
 from uplevel.core.updateinfo import check_channel, check_product
-from uplevel.credentials import resolve_token
 from uplevel.engine import fsio
 from uplevel.engine.session import open_home
 from uplevel.errors import (
@@ -66,7 +67,6 @@ from uplevel.repo.documents import (
     channel_levels,
     target_path,
 )
-from uplevel.tufclient import ROOT_HISTORY
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _T = TypeVar("_T")

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from uplevel.client.credentials import resolve_token, store_token
 from uplevel.client.remote import FetchedUpdate, Remote, ServerError, descriptor_between
 from uplevel.commands.update import ApplyResult, OnConflict, apply_source
 from uplevel.core.changelog import Changelog, LevelNotes, changelog
 from uplevel.core.closest import closest_level
 from uplevel.core.manifest import Entry
 from uplevel.core.updateinfo import check_channel, check_product
-from uplevel.credentials import resolve_token, store_token
 from uplevel.engine import fsio
 from uplevel.engine.home import Event, Home, State, now
 from uplevel.engine.localchanges import LocalChanges, compare, current_entries, seed_index

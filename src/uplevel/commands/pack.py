@@ -10,7 +10,7 @@ Two sources of the same verified documents and contents:
   from `/v1/blobs/` and decompressed in memory.
 
 Either way every content is checked against the sha256 and size of the level's verified
-manifest while it is written (uplevel.packwriter), into a temporary file beside the output
+manifest while it is written (uplevel.formats.packwriter), into a temporary file beside the output
 that is fsynced and renamed only when the whole zip is written: a refused content, a
 hostile path or an interrupted run leaves no pack behind.
 
@@ -39,7 +39,7 @@ from uplevel.core.paths import STATE_DIR, is_state_path, parents
 from uplevel.core.updateinfo import CHANNELS, SEVERITIES, check_channel, check_product
 from uplevel.engine.home import Event, State, adopted_state_files
 from uplevel.errors import BundleError, HomeError, UnsafePathError, UsageError
-from uplevel.packwriter import IN_MEMORY_MAX, ZipItem, ZipOptions, ZipStats, write_zip
+from uplevel.formats.packwriter import IN_MEMORY_MAX, ZipItem, ZipOptions, ZipStats, write_zip
 from uplevel.repo.documents import (
     LevelManifest,
     LevelUpdate,
@@ -153,7 +153,7 @@ class RepoSource:
         return read_level_update(self._get, product, channel, level)
 
     def trusted_root(self) -> tuple[int, bytes] | None:
-        from uplevel.tufclient import validate_root
+        from uplevel.client.tufclient import validate_root
 
         version, path = self._root
         data = path.read_bytes()
@@ -208,8 +208,8 @@ class ServerSource:
         root_file: Path | None,
         ca_bundle: Path | None,
     ) -> None:
+        from uplevel.client.credentials import resolve_token
         from uplevel.client.remote import Remote
-        from uplevel.credentials import resolve_token
 
         self.remote = Remote(
             url=url,

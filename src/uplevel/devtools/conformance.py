@@ -1,7 +1,7 @@
 """`uplevel-tuf-client`: the tuf-conformance client-under-test CLI, on uplevel's own stack.
 
 It exists so that the TUF conformance suite exercises exactly the code
-`uplevel update` uses (uplevel.fetch.Fetcher under uplevel.tufclient.TufClient).
+`uplevel update` uses (uplevel.client.fetch.Fetcher under uplevel.client.tufclient.TufClient).
 The protocol (tuf-conformance CLIENT-CLI.md):
 
     uplevel-tuf-client --metadata-dir D init ROOT_FILE
@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from uplevel.client.fetch import FetchConfig, Fetcher
+from uplevel.client.tufclient import TufClient, validate_root
 from uplevel.engine import fsio
-from uplevel.fetch import FetchConfig, Fetcher
-from uplevel.tufclient import TufClient, validate_root
 
 PROG = "uplevel-tuf-client"
 

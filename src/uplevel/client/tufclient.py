@@ -39,8 +39,8 @@ from tuf.api.metadata import Metadata, Root, TargetFile  # type: ignore[attr-def
 from tuf.ngclient.config import UpdaterConfig
 from tuf.ngclient.updater import Updater
 
+from uplevel.client.fetch import Fetcher
 from uplevel.engine import fsio
-from uplevel.fetch import Fetcher
 
 ROOT_HISTORY = "root_history"
 
@@ -48,7 +48,9 @@ ROOT_HISTORY = "root_history"
 # than silently losing durability if a python-tuf release renames them.
 _HOOKS = ("_persist_file", "_update_root_symlink", "_persist_root")
 if not all(callable(getattr(Updater, hook, None)) for hook in _HOOKS):
-    raise ImportError(f"tuf.ngclient.Updater lacks {_HOOKS}: uplevel.tufclient needs python-tuf 7")
+    raise ImportError(
+        f"tuf.ngclient.Updater lacks {_HOOKS}: uplevel.client.tufclient needs python-tuf 7"
+    )
 
 
 class TargetNotFoundError(RepositoryError):
