@@ -505,8 +505,8 @@ def apply(
     `init --server`, exactly as an online update; an unsigned one (`uplevel bundle create`)
     by its hashes.
     """
-    from uplevel.bundle import is_signed_bundle
     from uplevel.commands import update
+    from uplevel.formats.bundle import is_signed_bundle
 
     with run(ctx, "apply", as_json) as out, progress("staging", None, not as_json) as cb:
         if is_signed_bundle(bundle):
@@ -698,7 +698,7 @@ def bundle_create(
     as_json: bool,
 ) -> None:
     """Make a bundle taking FROM-TREE (level A) to TO-TREE (level B)."""
-    from uplevel.commands import publish
+    from uplevel.repo import bundle_create as publish
 
     def human(r: publish.BundleCreateResult) -> None:
         click.echo(

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import snapshot, store_hashes
 from uplevel.commands import inspect, revert, update
-from uplevel.commands.publish import bundle_create
 from uplevel.devtools.sample import PRODUCT
+from uplevel.repo.bundle_create import bundle_create
 
 # A path → spec: ("file", bytes, mode) | ("link", target) | ("dir", mode) (an empty directory)
 Spec = tuple[Any, ...]

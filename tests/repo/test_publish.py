@@ -20,7 +20,7 @@ from tests.repo.conftest import (
     tuf_client,
     write_zip,
 )
-from uplevel.bundle import diff_manifests
+from uplevel.core.jump import diff_manifests
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.devtools.sample import PRODUCT
 from uplevel.engine.scan import read_tree

@@ -46,12 +46,14 @@ from tuf.api.metadata import Metadata
 from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
 from tuf.ngclient.config import EnvelopeType
 
-from uplevel.bundle import SIGNED_DESCRIPTOR, BundleDescriptor, loads_strict
 from uplevel.client.fetch import FetchConfig, Fetcher
 from uplevel.client.tufclient import ROOT_HISTORY, TargetNotFoundError, TufClient
+from uplevel.core.jsonstrict import loads_strict
+from uplevel.core.jump import BundleDescriptor
 from uplevel.core.updateinfo import CHANNELS, PRODUCT_RE, check_product
 from uplevel.engine import fsio
 from uplevel.errors import BundleError, UsageError
+from uplevel.formats.bundle import SIGNED_DESCRIPTOR
 from uplevel.repo.documents import (
     LevelManifest,
     LevelUpdate,

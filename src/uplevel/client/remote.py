@@ -20,9 +20,9 @@ from tuf.api._payload import Targets as TargetsRole
 from tuf.api.exceptions import DownloadError, RepositoryError
 from tuf.api.metadata import Metadata
 
-from uplevel.bundle import BlobInfo, BundleDescriptor
 from uplevel.client.fetch import FetchConfig, Fetcher
 from uplevel.client.tufclient import TufClient, validate_root
+from uplevel.core.jump import BlobInfo, BundleDescriptor
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.engine import fsio
 from uplevel.errors import BundleError, UplevelError
@@ -273,7 +273,7 @@ def descriptor_between(
     updates: list[LevelUpdate],
 ) -> BundleDescriptor:
     """The same descriptor a bundle from `old.level` to `new.level` would carry."""
-    from uplevel.bundle import diff_manifests
+    from uplevel.core.jump import diff_manifests
 
     changes: dict[str, Entry | None] = diff_manifests(old.manifest, new.manifest)
     blobs = {

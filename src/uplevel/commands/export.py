@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import tempfile
 import zipfile
@@ -32,7 +31,6 @@ from tuf.api.metadata import Metadata
 from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
 from tuf.ngclient.config import EnvelopeType
 
-from uplevel.bundle import BASE_BLOB_LIMIT, SIGNED_DESCRIPTOR
 from uplevel.client.credentials import resolve_token
 from uplevel.client.offline import (
     DEFAULT_MAX_AGE,
@@ -47,6 +45,7 @@ from uplevel.client.offline import (
 from uplevel.client.remote import MAX_ROOT, Remote, ServerError, descriptor_between
 from uplevel.client.tufclient import ROOT_HISTORY
 from uplevel.commands.update import ApplyResult, OnConflict, apply_source
+from uplevel.core.plan import MERGE_MAX
 from uplevel.core.updateinfo import check_channel, check_product
 from uplevel.engine import fsio
 from uplevel.engine.session import open_home
@@ -57,6 +56,7 @@ from uplevel.errors import (
     PendingTransactionError,
     UsageError,
 )
+from uplevel.formats.bundle import SIGNED_DESCRIPTOR
 from uplevel.merge.text import is_text
 from uplevel.repo.documents import (
     MANIFEST_DOC,
@@ -216,7 +216,7 @@ def _export(
             continue
         needed[e.sha256] = new.blobs[e.sha256]
         before = old.manifest.get(p)
-        if before is not None and before.kind == "file" and before.size <= BASE_BLOB_LIMIT:
+        if before is not None and before.kind == "file" and before.size <= MERGE_MAX:
             bases[before.sha256] = old.blobs[before.sha256]
     info = SignedBundleInfo(
         product=product,
@@ -350,7 +350,6 @@ def _write(
 ) -> None:
     """The zip, written beside `output` and renamed into place once whole and fsynced (a
     half-written bundle never carries the final name)."""
-    tmp = output.with_name(output.name + ".part")
 
     def entry(name: str, compress: bool) -> zipfile.ZipInfo:
         zi = zipfile.ZipInfo(name, _ZIP_TIME)
@@ -358,7 +357,7 @@ def _write(
         zi.external_attr = 0o644 << 16
         return zi
 
-    try:
+    with fsio.durable_output(output) as tmp:
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
             descriptor = json.dumps(info.to_dict(), indent=1, sort_keys=True).encode() + b"\n"
             zf.writestr(entry(SIGNED_DESCRIPTOR, True), descriptor)
@@ -369,15 +368,8 @@ def _write(
                 zi.file_size = src.stat().st_size
                 with open(src, "rb") as f, zf.open(zi, "w", force_zip64=True) as dst:
                     shutil.copyfileobj(f, dst, fsio.CHUNK)
-        with open(tmp, "rb+") as written:
-            os.fsync(written.fileno())
         with SignedBundle(tmp):  # the reader's shape rules, so a writer bug never ships
             pass
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsio.replace(tmp, output)
-    fsio.fsync_dir(output.parent)
 
 
 # --- apply a signed bundle -------------------------------------------------------------------

@@ -26,6 +26,7 @@ from uplevel.core.closest import closest_level
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.core.migrate_plan import Item, counts, differs, plan_migration
 from uplevel.core.paths import parents
+from uplevel.core.plan import MERGE_MAX
 from uplevel.engine import fsio
 from uplevel.engine.h2lock import LOCK_SUFFIX, holder, is_database
 from uplevel.engine.home import Event, Home, State, now
@@ -38,8 +39,6 @@ from uplevel.errors import BusyError, HomeError, UplevelError, UsageError
 
 if TYPE_CHECKING:
     from uplevel.client.levels import LevelSource
-
-MAX_MERGE = 16 << 20  # larger "configuration" is not merged in memory: a conflict instead
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -792,7 +791,7 @@ def _merge(
     base = bases.get(i.base.sha256)
     if base is None:
         return None, "changed in OLD and in NEW; OLD's pristine version is not available"
-    if max(i.base.size, i.old.size, i.new.size) > MAX_MERGE:
+    if max(i.base.size, i.old.size, i.new.size) > MERGE_MAX:
         return None, "changed in OLD and in NEW; too large to merge"
     ours, theirs = (a / i.path).read_bytes(), (b / i.path).read_bytes()
     if not (is_text(base) and is_text(ours) and is_text(theirs)):

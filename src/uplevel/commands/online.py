@@ -21,6 +21,7 @@ from uplevel.commands.update import ApplyResult, OnConflict, apply_source
 from uplevel.core.changelog import Changelog, LevelNotes, changelog
 from uplevel.core.closest import closest_level
 from uplevel.core.manifest import Entry
+from uplevel.core.plan import MERGE_MAX
 from uplevel.core.updateinfo import check_channel, check_product
 from uplevel.engine import fsio
 from uplevel.engine.home import Event, Home, State, now
@@ -411,7 +412,7 @@ def _needed_blobs(
     for_merges: dict[str, StoredBlob] = {}
     for p in touched:
         base, upstream, mine = old.manifest[p], changes[p], local[p]
-        if base.kind != "file" or mine is None or mine == base or base.size > 16 << 20:
+        if base.kind != "file" or mine is None or mine == base or base.size > MERGE_MAX:
             continue
         for_merges[base.sha256] = needed[base.sha256] = old.blobs[base.sha256]
         if upstream is not None and upstream.kind == "file":

@@ -24,7 +24,6 @@ reproducibility guarantees.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import tempfile
@@ -534,31 +533,12 @@ def _write_atomically(
     options: ZipOptions,
     progress: Callable[[int], None] | None,
 ) -> ZipStats:
-    """Temp file in the output's directory, fsync, rename, fsync the directory: the output
-    appears whole or not at all (an existing file of that name is replaced only then)."""
+    """The output appears whole or not at all (fsio.durable_output); an existing file of that
+    name is replaced only then."""
     from uplevel.engine import fsio
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        os.fchmod(fd, 0o644 & ~_umask())
-        with os.fdopen(fd, "wb", buffering=1 << 20) as f:
-            stats = write_zip(f, items, content, options=options, progress=progress)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsio.fsync_dir(dest.parent)
-    return stats
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    with fsio.durable_output(dest) as tmp, open(tmp, "wb", buffering=1 << 20) as f:
+        return write_zip(f, items, content, options=options, progress=progress)
 
 
 def pack(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from uplevel.bundle import Bundle, BundleDescriptor
+from uplevel.core.jump import BundleDescriptor
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.core.paths import check_relative
 from uplevel.core.plan import Decision, changed_paths, plan_update
@@ -33,6 +33,7 @@ from uplevel.engine.txn import (
     sweep_finals,
 )
 from uplevel.errors import BundleError, UplevelError, UsageError
+from uplevel.formats.bundle import Bundle
 from uplevel.merge.engine import merge
 from uplevel.merge.result import MergeResult, UnparsableInput
 from uplevel.merge.text import is_text, merge_text

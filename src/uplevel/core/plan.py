@@ -17,6 +17,10 @@ from typing import Literal
 
 from uplevel.core.manifest import Entry, Manifest
 
+MERGE_MAX = 16 << 20
+"""The largest content merged in memory. An update carries (or fetches) the pristine base of
+a modified file only up to this size; a larger file changed on both sides is a conflict."""
+
 Action = Literal["take", "remove", "keep", "merge", "conflict", "noop"]
 
 

@@ -16,6 +16,7 @@ import fcntl
 import os
 import shutil
 import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,6 +107,35 @@ def write_new(path: Path, chunks: Iterator[bytes] | list[bytes], *, mode: int) -
                 os.unlink(path)
             raise
         os.close(fd)
+
+
+@contextlib.contextmanager
+def durable_output(dest: Path, *, mode: int = 0o644) -> Iterator[Path]:
+    """A new output file (a bundle, a pack) that appears at `dest` only whole.
+
+    Yields a temp path beside `dest` for the caller to write; when the block ends normally
+    the temp file is fsynced, renamed over `dest` and the directory fsynced. On an error the
+    temp file goes and an existing `dest` is untouched. `mode` is masked by the umask."""
+    step(f"create {dest}")
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    tmp = Path(name)
+    try:
+        try:
+            umask = os.umask(0o022)
+            os.umask(umask)
+            os.fchmod(fd, mode & ~umask)
+        finally:
+            os.close(fd)
+        with _space_errors(f"writing {dest}"):
+            yield tmp
+            with open(tmp, "rb+") as written:
+                os.fsync(written.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    fsync_dir(dest.parent)
 
 
 def symlink(target: str, path: Path) -> None:

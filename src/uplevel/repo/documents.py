@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from uplevel.bundle import loads_strict
+from uplevel.core.jsonstrict import loads_strict
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.core.paths import check_relative
 from uplevel.core.updateinfo import CHANNELS, UpdateInfo, check_product
