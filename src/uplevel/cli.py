@@ -408,7 +408,7 @@ def profile_cmd(
     """The product profile in effect: configuration, runtime and addition paths, pid and lock
     files, stop/start commands and health check (what scripts and the Ansible roles read)."""
     from uplevel.engine.home import Home
-    from uplevel.engine.profile import load_profiles, profile_for
+    from uplevel.engine.profiles import load_profiles, profile_for
 
     def human(r: _ProfileResult) -> None:
         for p in r.profiles:

@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import run_cli
 from uplevel.devtools.sample import PRODUCT, write_level, write_pack
-from uplevel.engine.h2lock import holder
+from uplevel.engine.running import holder
 
 H2_JAR = Path("/usr/share/java/h2.jar")
 CONF = "repository/conf/deployment.toml"

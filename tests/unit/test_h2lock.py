@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from uplevel.engine.h2lock import holder, is_database
+from uplevel.engine.running import holder, is_database
 
 LOCKER = """
 import fcntl, sys, time

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from uplevel.core.manifest import Entry
 from uplevel.core.migrate_plan import category, counts, decide, differs, excluded, plan_migration
-from uplevel.engine.profile import load_profiles, profile_for
+from uplevel.engine.profiles import load_profiles, profile_for
 
 AM = profile_for("wso2am-4.2.0")
 

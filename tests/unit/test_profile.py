@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from uplevel.engine.profile import load_profiles, parse_profile, profile_for
+from uplevel.core.profile import parse_profile
+from uplevel.engine.profiles import load_profiles, profile_for
 from uplevel.errors import BusyError, UsageError
 
 
@@ -106,7 +107,8 @@ def test_a_zombie_in_the_pid_file_is_not_a_running_product(tmp_path: Path) -> No
     import subprocess
     import time
 
-    from uplevel.engine.profile import Profile
+    from uplevel.core.profile import Profile
+    from uplevel.engine.running import check_stopped
 
     child = subprocess.Popen(["true"])  # exits at once; not waited for, so a zombie
     try:
@@ -118,9 +120,9 @@ def test_a_zombie_in_the_pid_file_is_not_a_running_product(tmp_path: Path) -> No
         else:
             pytest.fail("the child never became a zombie")
         (tmp_path / "p.pid").write_text(f"{child.pid}\n")
-        Profile(name="t", products=("t",), pid_file="p.pid").check_not_running(tmp_path)
+        check_stopped(tmp_path, Profile(name="t", products=("t",), pid_file="p.pid"), force=False)
     finally:
         child.wait()
     (tmp_path / "p.pid").write_text(f"{os.getpid()}\n")
     with pytest.raises(BusyError, match="running"):
-        Profile(name="t", products=("t",), pid_file="p.pid").check_not_running(tmp_path)
+        check_stopped(tmp_path, Profile(name="t", products=("t",), pid_file="p.pid"), force=False)

@@ -27,11 +27,12 @@ from uplevel.core.manifest import Entry, Manifest
 from uplevel.core.migrate_plan import Item, counts, differs, plan_migration
 from uplevel.core.paths import parents
 from uplevel.core.plan import MERGE_MAX
+from uplevel.core.profile import Profile
 from uplevel.engine import fsio
-from uplevel.engine.h2lock import LOCK_SUFFIX, holder, is_database
 from uplevel.engine.home import Event, Home, State, now
 from uplevel.engine.localchanges import load_index, rebase_index  # OLD's index: only read
-from uplevel.engine.profile import Profile, profile_for
+from uplevel.engine.profiles import profile_for
+from uplevel.engine.running import check_stopped
 from uplevel.engine.scan import entry_from_stat, hash_many, walk
 from uplevel.engine.session import open_home
 from uplevel.engine.txn import Change, CopyOf, Transaction
@@ -85,39 +86,6 @@ class MigrateResult:
             "closeness": list(self.closeness),
             "notes": list(self.notes),
         }
-
-
-# --- refusing while a server runs ----------------------------------------------------------
-
-
-def check_stopped(
-    root: Path, profile: Profile, stats: dict[str, os.stat_result], *, which: str, force: bool
-) -> None:
-    """BusyError (exit 4) while the server of the home at `root` seems to run.
-
-    `--force` overrides the pid file and `*.lock.db` files (both can be stale after a
-    crash), never a database file that a live process holds locked right now."""
-    if not force:
-        try:
-            profile.check_not_running(root)
-        except BusyError as exc:
-            raise BusyError(f"{which} {root}: {exc.message}", hint=exc.hint) from exc
-        locks = sorted(p for p in stats if p.endswith(LOCK_SUFFIX))
-        if locks:
-            raise BusyError(
-                f"{which} {root}: an H2 database is open: {locks[0]} exists",
-                hint="stop the server first (a crashed server leaves it behind: then --force)",
-            )
-    for p in sorted(stats):
-        if is_database(p) and stat.S_ISREG(stats[p].st_mode):
-            pid = holder(root / p)
-            if pid is not None:
-                who = f"process {pid}" if pid else "another process"
-                raise BusyError(
-                    f"{which} {root}: the database {p} is open ({who} holds its lock)",
-                    hint="stop the server first; a database copied while open is a corrupt "
-                    "copy, so --force does not override this",
-                )
 
 
 # --- reading a tree ---------------------------------------------------------------------------
@@ -317,9 +285,9 @@ def migrate(
         channel = old_state.channel if old_state else new_state.channel if new_state else "full"
         profile = profile_for(new_product)
         old_stats = _stats(a)
-        check_stopped(a, profile_for(old_product), old_stats, which="OLD", force=force)
+        check_stopped(a, profile_for(old_product), files=old_stats, which="OLD", force=force)
         new_stats = _stats(b)
-        check_stopped(b, profile, new_stats, which="NEW", force=force)
+        check_stopped(b, profile, files=new_stats, which="NEW", force=force)
         source = stack.enter_context(
             _level_source(
                 repo,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from uplevel.core.manifest import Entry
-from uplevel.engine.profile import Profile
+from uplevel.core.profile import Profile
 
 Action = Literal["copy", "carry", "merge", "conflict", "skip", "deleted"]
 Category = Literal["runtime", "config", "addition", "other"]

@@ -27,8 +27,9 @@ from typing import Any
 
 from uplevel.core.manifest import Manifest
 from uplevel.core.paths import STATE_DIR
+from uplevel.core.profile import Profile
 from uplevel.engine import fsio
-from uplevel.engine.profile import Profile, profile_for
+from uplevel.engine.profiles import profile_for
 from uplevel.errors import HomeError, UsageError
 
 STATE_SCHEMA = 1

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uplevel.engine.home import Home, State
+from uplevel.engine.running import check_stopped
 from uplevel.errors import BusyError, PendingTransactionError
 
 
@@ -64,6 +65,5 @@ def open_home(
                     hint="resolve them (write each f.final) and run `uplevel continue`, "
                     "or run `uplevel abort`",
                 )
-            if not force:
-                home.profile(state).check_not_running(home.root)
+            check_stopped(home.root, home.profile(state), force=force)
         yield session

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from uplevel.core.updateinfo import CHANNELS, UpdateInfo, check_product
-from uplevel.engine.profile import load_profiles, profile_for
+from uplevel.engine.profiles import load_profiles, profile_for
 from uplevel.errors import UsageError
 from uplevel.repo.packzip import Pack
 from uplevel.repo.state import NewLevel, open_repo

@@ -5,24 +5,18 @@ configuration (merged by structure), which are runtime data (carried by `migrate
 are operator additions, the pid file and lock files that mean "running", and how to stop,
 start and health-check the server. docs/profiles.md describes the format.
 
-Profiles are searched in the directories named by $UPLEVEL_PROFILES (colon-separated), then
-/etc/uplevel/profiles, then the ones shipped with the package; the first of a name wins.
+Pure: a profile is parsed from its text and answers questions about relative paths.
+Finding the profile files is engine/profiles.py; the running check is engine/running.py.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import os
 import tomllib
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from uplevel.errors import BusyError, UsageError
-
-SYSTEM_DIR = Path("/etc/uplevel/profiles")
+from uplevel.errors import UsageError
 
 # Keys a profile (or one of its [[variant]] tables) may set, with their types.
 _LISTS = ("config", "runtime", "runtime_exclude", "additions", "lock_files")
@@ -92,41 +86,6 @@ class Profile:
             "source": self.source,
         }
 
-    def check_not_running(self, home: Path) -> None:
-        """BusyError (exit 4) if the product's pid file names a live process or an H2 lock exists."""
-        if self.pid_file:
-            pid_path = home / self.pid_file
-            try:
-                pid = int(pid_path.read_text().split()[0])
-            except (FileNotFoundError, ValueError, IndexError):
-                pid = 0
-            if pid > 0 and _alive(pid):
-                raise BusyError(
-                    f"the product is running (pid {pid} from {self.pid_file})",
-                    hint="stop the server first, or pass --force if you are sure",
-                )
-        for pat in self.lock_files:
-            for hit in sorted(home.glob(pat)):
-                raise BusyError(
-                    f"a database is open: {hit.relative_to(home)} exists",
-                    hint="stop the server first, or pass --force if you are sure",
-                )
-
-
-def _alive(pid: int) -> bool:
-    """Whether `pid` is a live process; a zombie (exited, not yet reaped) is not running."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat[stat.rfind(")") + 2 :][:1] != "Z"
-
 
 def _match(path: str, pattern: str) -> bool:
     """Glob where '**/' spans any number of directories (including none) and '*' stays in one."""
@@ -184,42 +143,3 @@ def parse_profile(text: str, source: str) -> Profile:
         variants=tuple(variants),
         **_fields(d, source),
     )
-
-
-def _search_dirs() -> Iterable[Path]:
-    for part in os.environ.get("UPLEVEL_PROFILES", "").split(":"):
-        if part:
-            yield Path(part)
-    yield SYSTEM_DIR
-
-
-def load_profiles() -> list[Profile]:
-    """Every profile by name, the operator's directories shadowing the packaged ones."""
-    found: dict[str, Profile] = {}
-    for d in _search_dirs():
-        if d.is_dir():
-            for f in sorted(d.glob("*.toml")):
-                p = parse_profile(f.read_text(), str(f))
-                found.setdefault(p.name, p)
-    for item in sorted(resources.files("uplevel.profiles").iterdir(), key=lambda p: p.name):
-        if item.name.endswith(".toml"):
-            p = parse_profile(item.read_text(), f"uplevel/profiles/{item.name}")
-            found.setdefault(p.name, p)
-    return sorted(found.values(), key=lambda p: (p.name == "generic", p.name))
-
-
-def profile_named(name: str, product: str) -> Profile:
-    for p in load_profiles():
-        if p.name == name:
-            return p.for_product(product)
-    raise UsageError(f"no profile named {name!r}", hint="uplevel profile --list shows them")
-
-
-def profile_for(product: str) -> Profile:
-    """The first profile (by name) whose product patterns match, resolved for that product;
-    'generic' last."""
-    profiles = load_profiles()
-    for p in profiles:
-        if p.name != "generic" and any(fnmatch.fnmatchcase(product, g) for g in p.products):
-            return p.for_product(product)
-    return next(p for p in profiles if p.name == "generic").for_product(product)
