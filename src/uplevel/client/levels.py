@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from uplevel.errors import HomeError
+from uplevel.errors import PublisherError
 from uplevel.repo.documents import LevelManifest, channel_levels, read_level_manifest
 
 
@@ -54,7 +54,7 @@ class LocalRepository:
         self.layout = RepoLayout(repo_dir)
         self.label = str(repo_dir)
         if not self.layout.config.is_file():
-            raise HomeError(
+            raise PublisherError(
                 f"{repo_dir} is not an uplevel repository (no {self.layout.config.name})"
             )
         config = RepoConfig.load(self.layout.config)

@@ -25,7 +25,7 @@ from uplevel.client.tufclient import TufClient, validate_root
 from uplevel.core.jump import BlobInfo, BundleDescriptor
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.engine import fsio
-from uplevel.errors import BundleError, UplevelError
+from uplevel.errors import BundleError, ServerError
 from uplevel.repo.documents import (
     LevelManifest,
     LevelUpdate,
@@ -37,10 +37,6 @@ from uplevel.repo.documents import (
 
 MAX_ROOT = 1 << 20
 DOWNLOAD_THREADS = 4
-
-
-class ServerError(UplevelError):
-    """The server could not be reached, refused us, or sent something that failed verification."""
 
 
 @dataclass

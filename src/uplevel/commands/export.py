@@ -42,7 +42,7 @@ from uplevel.client.offline import (
     commit_trust,
     utc_iso,
 )
-from uplevel.client.remote import MAX_ROOT, Remote, ServerError, descriptor_between
+from uplevel.client.remote import MAX_ROOT, Remote, descriptor_between
 from uplevel.client.tufclient import ROOT_HISTORY
 from uplevel.commands.update import ApplyResult, OnConflict, apply_source
 from uplevel.core.plan import MERGE_MAX
@@ -54,6 +54,7 @@ from uplevel.errors import (
     BusyError,
     HomeError,
     PendingTransactionError,
+    ServerError,
     UsageError,
 )
 from uplevel.formats.bundle import SIGNED_DESCRIPTOR

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from uplevel.client.credentials import resolve_token, store_token
-from uplevel.client.remote import FetchedUpdate, Remote, ServerError, descriptor_between
+from uplevel.client.remote import FetchedUpdate, Remote, descriptor_between
 from uplevel.commands.update import ApplyResult, OnConflict, apply_source
 from uplevel.core.changelog import Changelog, LevelNotes, changelog
 from uplevel.core.closest import closest_level
@@ -28,7 +28,7 @@ from uplevel.engine.home import Event, Home, State, now
 from uplevel.engine.localchanges import LocalChanges, compare, current_entries, seed_index
 from uplevel.engine.scan import read_tree
 from uplevel.engine.session import open_home
-from uplevel.errors import BusyError, HomeError, PendingTransactionError, UsageError
+from uplevel.errors import BusyError, HomeError, PendingTransactionError, ServerError, UsageError
 from uplevel.repo.documents import LevelManifest, StoredBlob
 
 
