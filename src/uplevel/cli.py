@@ -239,12 +239,11 @@ def init(
     as_json: bool,
 ) -> None:
     """Adopt a home: record what pristine means for it, at LEVEL."""
-    from uplevel.commands import inspect
+    from uplevel.commands import adopt
 
     if server:
-        from uplevel.commands import online
 
-        def human_server(r: online.ServerInitResult) -> None:
+        def human_server(r: adopt.ServerInitResult) -> None:
             how = "identified by comparing with the server" if r.found_level else "as given"
             click.echo(
                 f"adopted {r.home}: {r.product} level {r.level} ({r.channel}), {how}; server {r.server}"
@@ -261,7 +260,7 @@ def init(
             _show_changes(loc)
 
         with run(ctx, "init", as_json) as out, progress("hashing", None, not as_json) as cb:
-            rs = online.init_from_server(
+            rs = adopt.init_from_server(
                 home,
                 server=server,
                 product=product,
@@ -274,7 +273,7 @@ def init(
             )
             out.finish(rs, human_server)
     with run(ctx, "init", as_json) as out, progress("hashing", None, not as_json) as cb:
-        r = inspect.init(home, product=product, level=level or 0, channel=channel, progress=cb)
+        r = adopt.init(home, product=product, level=level or 0, channel=channel, progress=cb)
         out.finish(
             r,
             lambda r: click.echo(
@@ -505,15 +504,14 @@ def apply(
     `init --server`, exactly as an online update; an unsigned one (`uplevel bundle create`)
     by its hashes.
     """
-    from uplevel.commands import update
+    from uplevel.commands import apply as update
     from uplevel.formats.bundle import is_signed_bundle
 
     with run(ctx, "apply", as_json) as out, progress("staging", None, not as_json) as cb:
         if is_signed_bundle(bundle):
             from uplevel.client import offline
-            from uplevel.commands import export as export_cmd
 
-            r = export_cmd.apply_signed(
+            r = update.apply_signed(
                 home,
                 bundle,
                 max_age=offline.DEFAULT_MAX_AGE
@@ -568,7 +566,7 @@ def continue_cmd(
     ctx: click.Context, home: Path, take: str | None, force: bool, as_json: bool
 ) -> None:
     """Finish an update stopped on conflicts, taking each f.final."""
-    from uplevel.commands import update
+    from uplevel.commands import apply as update
 
     with run(ctx, "continue", as_json) as out:
         r = update.continue_(home, take=take, force=force)  # type: ignore[arg-type]
@@ -582,7 +580,7 @@ def continue_cmd(
 @click.pass_context
 def abort(ctx: click.Context, home: Path, force: bool, as_json: bool) -> None:
     """Undo an update stopped on conflicts: the home returns to its bytes before it."""
-    from uplevel.commands import update
+    from uplevel.commands import apply as update
 
     with run(ctx, "abort", as_json) as out:
         r = update.abort(home, force=force)
@@ -738,7 +736,7 @@ def check(
     ctx: click.Context, home: Path, token_file: Path | None, ca_bundle: Path | None, as_json: bool
 ) -> None:
     """Levels available on the server, with a summary."""
-    from uplevel.commands import online
+    from uplevel.commands import update as online
 
     def human(r: online.CheckResult) -> None:
         if not r.available:
@@ -782,7 +780,7 @@ def update(
     as_json: bool,
 ) -> None:
     """In-place update from the server: verified download, then apply."""
-    from uplevel.commands import online
+    from uplevel.commands import update as online
 
     def human(r: online.UpdateResult) -> None:
         if r.apply is None:
@@ -839,7 +837,7 @@ def summary(
     ca_bundle: Path | None,
 ) -> None:
     """Changelog between two levels: fixes, advisories, instructions, files."""
-    from uplevel.commands import online
+    from uplevel.commands import update as online
 
     with run(ctx, "summary", fmt == "json") as out:
         log = online.summary(
@@ -942,7 +940,7 @@ def export(
 @click.pass_context
 def login(ctx: click.Context, server: str, token_file: Path | None, as_json: bool) -> None:
     """Check a subscriber token against SERVER and keep it in the credentials file (0600)."""
-    from uplevel.commands import online
+    from uplevel.commands import update as online
 
     with run(ctx, "login", as_json) as out:
         if token_file is not None:

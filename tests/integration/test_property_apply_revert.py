@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import snapshot, store_hashes
-from uplevel.commands import inspect, revert, update
+from uplevel.commands import adopt, inspect, revert
+from uplevel.commands import apply as update
 from uplevel.devtools.sample import PRODUCT
 from uplevel.repo.bundle_create import bundle_create
 
@@ -205,7 +206,7 @@ def check_scenario(a: Tree, b: Tree, local: Tree, on_conflict: str) -> None:
         )
         home = t / "home"
         shutil.copytree(t / "A", home, symlinks=True)
-        inspect.init(home, product=PRODUCT, level=0, channel="full")
+        adopt.init(home, product=PRODUCT, level=0, channel="full")
         edit_home(home, a, local)
         before = snapshot(home)
 

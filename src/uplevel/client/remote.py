@@ -290,3 +290,18 @@ def descriptor_between(
 
 def manifest_entries(m: Manifest) -> dict[str, Entry]:
     return dict(m.items())
+
+
+def home_remote(
+    metadata_dir: Path, server: str, token_file: Path | None, ca_bundle: Path | None
+) -> Remote:
+    """The Remote of a home (its TUF metadata in `metadata_dir`), with the subscriber token
+    found the usual way (credentials.resolve_token)."""
+    from uplevel.client.credentials import resolve_token
+
+    return Remote(
+        url=server,
+        metadata_dir=metadata_dir,
+        token=resolve_token(server, token_file),
+        ca_bundle=ca_bundle,
+    )

@@ -3,77 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uplevel.engine import fsio
-from uplevel.engine.home import Event, Home, State, now
-from uplevel.engine.localchanges import LocalChanges, compare, seed_index
-from uplevel.engine.scan import read_tree
+from uplevel.engine.home import Home, State
+from uplevel.engine.localchanges import LocalChanges, compare
 from uplevel.engine.session import open_home
-from uplevel.errors import HomeError, UsageError
-
-
-@dataclass(frozen=True, kw_only=True)
-class InitResult:
-    home: str
-    product: str
-    level: int
-    channel: str
-    files: int
-    bytes: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def init(
-    root: Path,
-    *,
-    product: str,
-    level: int,
-    channel: str,
-    progress: Callable[[int], None] | None = None,
-) -> InitResult:
-    """Adopt a home that is pristine at `level`: record its manifest as pristine."""
-    from uplevel.core.updateinfo import check_channel, check_product
-
-    check_product(product)
-    check_channel(channel)
-    if level < 0:
-        raise UsageError("--level must be 0 or more")
-    home = Home(root)
-    if not home.root.is_dir():
-        raise UsageError(f"{root} is not a directory")
-    if home.adopted:
-        raise HomeError(f"{home.root} is already adopted by uplevel", hint="see `uplevel status`")
-    with home.locked():
-        stats: dict[str, os.stat_result] = {}
-        manifest = read_tree(home.root, progress, stats)
-        fsio.makedirs(home.manifests)
-        fsio.makedirs(home.objects)
-        digest = home.save_manifest(manifest)
-        state = State(
-            product=product,
-            channel=channel,
-            level=level,
-            pristine=digest,
-            levels={level: digest},
-            history=(Event(time=now(), event="init", from_level=level, to_level=level),),
-        )
-        home.save_state(state)
-        seed_index(home, manifest, stats)
-    return InitResult(
-        home=str(home.root),
-        product=product,
-        level=level,
-        channel=channel,
-        files=sum(1 for e in manifest.values() if e.kind == "file"),
-        bytes=manifest.total_size,
-    )
 
 
 @dataclass(frozen=True, kw_only=True)

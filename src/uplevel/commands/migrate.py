@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from uplevel.commands.adopt import adoption, write_adoption
 from uplevel.core.closest import closest_level
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.core.migrate_plan import Item, counts, differs, plan_migration
@@ -29,6 +30,7 @@ from uplevel.core.paths import parents
 from uplevel.core.plan import MERGE_MAX
 from uplevel.core.profile import Profile
 from uplevel.engine import fsio
+from uplevel.engine.conflicts import ConflictRecord, helper_change, helper_files
 from uplevel.engine.home import Event, Home, State, now
 from uplevel.engine.localchanges import load_index, rebase_index  # OLD's index: only read
 from uplevel.engine.profiles import profile_for
@@ -473,25 +475,9 @@ def _adopt(
     with new_home.locked():
         if new_home.adopted:
             raise HomeError(f"{new_home.root} was adopted meanwhile; run the command again")
-        fsio.makedirs(new_home.manifests)
-        fsio.makedirs(new_home.objects)
-        digest = new_home.save_manifest(pristine)
-        event = Event(
-            time=now(),
-            event="init",
-            from_level=level,
-            to_level=level,
-            detail=f"adopted by migrate from {old} (pristine: {how})",
-        )
-        state = State(
-            product=product,
-            channel=channel,
-            level=level,
-            pristine=digest,
-            levels={level: digest},
-            history=(event,),
-        )
-        new_home.save_state(state)
+        detail = f"adopted by migrate from {old} (pristine: {how})"
+        state = adoption(product, channel, level, pristine, detail=detail)
+        write_adoption(new_home, state, pristine)
 
 
 def _plan(
@@ -582,9 +568,9 @@ def _plan(
             reason = why or "changed in OLD and in NEW: the merge conflicts"
             i = replace(i, action="conflict", reason=reason)
         if i.action == "conflict":
-            c = _conflict(i, outcome)
-            c["helpers"] = _helpers(i, b, bases, outcome.merged if outcome else None, helpers)
-            conflicts.append(c)
+            made = _helpers(i, b, bases, outcome.merged if outcome else None)
+            helpers.update(made)
+            conflicts.append(_conflict(i, outcome, tuple(made)).to_dict())
         final.append(i)
     changes: list[Change] = []
     copies: dict[str, CopyOf] = {}
@@ -593,17 +579,12 @@ def _plan(
             continue
         after = i.old
         if i.action == "merge":
-            after = _bytes_entry(merged[i.path], i.old.mode)
+            after = Entry.for_bytes(merged[i.path], i.old.mode)
         elif i.old.kind == "file":
             copies[i.path] = CopyOf(a / i.path, link=i.action == "copy")
         changes.append(Change(path=i.path, before=i.new, after=after))
-    for path, data in sorted(helpers.items()):
-        changes.append(Change(path=path, before=None, after=_bytes_entry(data, 0o644), helper=True))
+    changes.extend(helper_change(path, data) for path, data in sorted(helpers.items()))
     return _Plan(final, changes, merged, helpers, copies, conflicts, notes)
-
-
-def _bytes_entry(data: bytes, mode: int) -> Entry:
-    return Entry(kind="file", mode=mode, size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
 
 def _carry(
@@ -770,44 +751,27 @@ def _merge(
         return None, f"changed in OLD and in NEW; cannot be merged ({exc})"
 
 
-def _conflict(i: Item, outcome: Any) -> dict[str, Any]:
-    def e(x: Entry | None) -> dict[str, Any] | None:
-        return x.to_dict() if x else None
-
-    mode = i.old.mode if i.old is not None and i.old.kind == "file" else 0o644
-    return {
-        "path": i.path,
-        "reason": i.reason,
-        "base": e(i.base),
-        "upstream": e(i.new),
-        "local": e(i.old),
-        "mode": mode,
-        "helpers": [],
-        "format": outcome.format if outcome is not None else None,
-        "settings": [c.to_dict() for c in outcome.conflicts] if outcome is not None else [],
-    }
+def _conflict(i: Item, outcome: Any, helpers: tuple[str, ...]) -> ConflictRecord:
+    return ConflictRecord(
+        path=i.path,
+        reason=i.reason,
+        base=i.base,
+        upstream=i.new,
+        local=i.old,
+        mode=i.old.mode if i.old is not None and i.old.kind == "file" else 0o644,
+        helpers=helpers,
+        outcome=outcome,
+    )
 
 
-def _helpers(
-    i: Item, b: Path, bases: dict[str, bytes], merged: bytes | None, out: dict[str, bytes]
-) -> list[str]:
+def _helpers(i: Item, b: Path, bases: dict[str, bytes], merged: bytes | None) -> dict[str, bytes]:
     """f.original (OLD's pristine), f.new (NEW's file) and f.merge beside f in NEW, which
     holds OLD's file while the migrate is stopped (as a stopped apply leaves the operator's)."""
-    wanted = {
-        ".original": bases.get(i.base.sha256) if i.base and i.base.kind == "file" else None,
-        ".new": (b / i.path).read_bytes() if i.new is not None and i.new.kind == "file" else None,
-        ".merge": merged,
-    }
-    made = []
-    for suffix, data in wanted.items():
-        if data is None:
-            continue
-        path = i.path + suffix
-        if os.path.lexists(b / path):
-            raise UplevelError(
-                f"cannot leave {path} for the conflict on {i.path}: that file already exists in NEW",
-                hint="move it away and run the command again",
-            )
-        out[path] = data
-        made.append(path)
-    return made
+    return helper_files(
+        b,
+        i.path,
+        original=bases.get(i.base.sha256) if i.base and i.base.kind == "file" else None,
+        new=(b / i.path).read_bytes() if i.new is not None and i.new.kind == "file" else None,
+        merge=merged,
+        where=" in NEW",
+    )

@@ -32,11 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from uplevel.commands.adopt import adoption
 from uplevel.core.changelog import LevelNotes, changelog
 from uplevel.core.manifest import Manifest
 from uplevel.core.paths import STATE_DIR, is_state_path, parents
 from uplevel.core.updateinfo import CHANNELS, SEVERITIES, check_channel, check_product
-from uplevel.engine.home import Event, State, adopted_state_files
+from uplevel.engine.home import adopted_state_files
 from uplevel.errors import BundleError, HomeError, UnsafePathError, UsageError
 from uplevel.formats.packwriter import IN_MEMORY_MAX, ZipItem, ZipOptions, ZipStats, write_zip
 from uplevel.repo.documents import (
@@ -468,22 +469,14 @@ def build_pack(
     digest = lm.manifest.digest
     label = pack_name(product, n, channel)
     moment = date or DEFAULT_DATE
-    state = State(
-        product=product,
-        channel=channel,
-        level=n,
-        pristine=digest,
-        levels={n: digest},
+    state = adoption(
+        product,
+        channel,
+        n,
+        lm.manifest,
         server=source.server,
-        history=(
-            Event(
-                time=moment.replace(tzinfo=dt.UTC).isoformat(timespec="seconds"),
-                event="init",
-                from_level=n,
-                to_level=n,
-                detail=f"unzipped from the uplevel pack of level {n} ({channel} channel)",
-            ),
-        ),
+        time=moment.replace(tzinfo=dt.UTC).isoformat(timespec="seconds"),
+        detail=f"unzipped from the uplevel pack of level {n} ({channel} channel)",
     )
     root = source.trusted_root()
     state_files = adopted_state_files(state, lm.manifest, trusted_root=root)

@@ -46,6 +46,11 @@ class Entry:
         return {"kind": "dir", "mode": f"{self.mode:04o}"}
 
     @classmethod
+    def for_bytes(cls, data: bytes, mode: int) -> Entry:
+        """The entry of a file holding `data` (a merge result, a conflict helper)."""
+        return cls(kind="file", mode=mode, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+    @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, where: str = "entry") -> Entry:
         try:
             kind = d["kind"]

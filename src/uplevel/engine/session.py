@@ -25,6 +25,17 @@ class Session:
     notes: list[str] = field(default_factory=list)  # what recovery did, for the operator
     read_only: bool = False  # another uplevel holds the lock: look, don't touch
 
+    def check_can_change(self) -> None:
+        """For a command that looks first (change=False) and changes the home later through
+        apply_source: refuse now, before any download or verification, if it could not."""
+        if self.read_only:
+            raise BusyError(f"another uplevel is working on {self.home.root}")
+        if self.state.pending:
+            raise PendingTransactionError(
+                f"an update of this home stopped on conflicts (transaction {self.state.pending})",
+                hint="resolve them and run `uplevel continue`, or run `uplevel abort`",
+            )
+
 
 @contextlib.contextmanager
 def open_home(
