@@ -208,6 +208,16 @@ def held_open(db_without_suffix: Path) -> Iterator[subprocess.Popen[str]]:
             assert shell.poll() is None, "the H2 shell exited"
             assert time.monotonic() < deadline, "H2 never locked the database"
             time.sleep(0.05)
+        # H2 writes to the file for a moment after it locks it; tests compare the home
+        # before and after a refused command, so wait until the file has settled.
+        last, stable_since = None, time.monotonic()
+        while time.monotonic() - stable_since < 1.0:
+            st = mv.stat()
+            now = (st.st_size, st.st_mtime_ns)
+            if now != last:
+                last, stable_since = now, time.monotonic()
+            assert time.monotonic() < deadline, "H2 kept writing the database"
+            time.sleep(0.05)
         yield shell
     finally:
         assert shell.stdin is not None

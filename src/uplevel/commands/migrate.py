@@ -41,7 +41,7 @@ from uplevel.engine.txn import Change, CopyOf, Transaction
 from uplevel.errors import BusyError, HomeError, UplevelError, UsageError
 
 if TYPE_CHECKING:
-    from uplevel.client.levels import LevelSource
+    from uplevel.client.sources import LevelSource
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,7 +170,7 @@ def _find_old_pristine(
         )
     levels = repo.levels(product, channel)
     if not levels:
-        raise UsageError(f"{repo.label} publishes no level of {product} ({channel} channel)")
+        raise UsageError(f"{repo.origin} publishes no level of {product} ({channel} channel)")
     if from_level is not None:
         if from_level not in levels:
             raise UsageError(
@@ -216,16 +216,14 @@ def _level_source(
     def get() -> LevelSource | None:
         if opened:
             return opened[0]
-        from uplevel.client.levels import LocalRepository, ServerRepository
+        from uplevel.client.sources import RepositoryDirectory, ServerLevels
 
         src: LevelSource | None = None
         if repo is not None:
-            src = LocalRepository(repo)
+            src = RepositoryDirectory(repo)
         elif server is not None:
             tuf = next((p for p in pinned if (p / "root.json").is_file()), None)
-            src = ServerRepository(
-                server, pinned_root=tuf, token_file=token_file, ca_bundle=ca_bundle
-            )
+            src = ServerLevels(server, pinned=tuf, token_file=token_file, ca_bundle=ca_bundle)
         if src is not None:
             opened.append(src)
         return src
