@@ -1,4 +1,4 @@
-"""init, status, verify, history: adopting a home and looking at it."""
+"""status, verify, history, profile: looking at a home (adopting one is commands/adopt.py)."""
 
 from __future__ import annotations
 
@@ -142,3 +142,25 @@ def history(root: Path) -> HistoryResult:
         return HistoryResult(
             product=s.state.product, level=s.state.level, events=tuple(events), notes=tuple(s.notes)
         )
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    profiles: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"profiles": self.profiles}
+
+
+def profiles(root: Path, *, product: str | None = None, list_all: bool = False) -> ProfileResult:
+    """The profile in effect for `product` (default: the home's product), or, with
+    `list_all`, every profile found, as written."""
+    from uplevel.engine.profiles import load_profiles, profile_for
+
+    if list_all:
+        return ProfileResult([p.as_dict() for p in load_profiles()])
+    if product is None:
+        home = Home(root)
+        home.require_adopted()
+        product = home.load_state().product
+    return ProfileResult([profile_for(product).as_dict()])

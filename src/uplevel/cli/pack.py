@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from uplevel.cli import _json_option, _server_options, progress, run
+from uplevel.cli.options import json_option, server_options
+from uplevel.cli.output import progress, run
 
 
 @click.command()
@@ -41,8 +42,8 @@ from uplevel.cli import _json_option, _server_options, progress, run
     help="The zip to write, or a directory for the conventional name "
     "(default: PRODUCT+LEVEL.CHANNEL.zip here).",
 )
-@_server_options
-@_json_option
+@server_options
+@json_option
 @click.pass_context
 def pack(
     ctx: click.Context,

@@ -1,16 +1,20 @@
 """`uplevel migrate`: parse, call commands.migrate, render. Nothing else.
 
-Imported lazily by uplevel.cli.LazyGroup.
+Imported lazily by uplevel.cli.app.LazyGroup.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from uplevel.cli import _force_option, _json_option, _notes, _server_options, progress, run
+from uplevel.cli.options import force_option, json_option, server_options
+from uplevel.cli.output import notes, progress, run
+
+if TYPE_CHECKING:
+    from uplevel.commands.migrate import MigrateResult
 
 SHOWN = 200  # items listed in the human report (all of them with --json)
 VERB = {
@@ -31,8 +35,8 @@ def _size(n: int) -> str:
     return str(n)  # pragma: no cover
 
 
-def _render(r: Any) -> None:
-    _notes(r.notes)
+def _render(r: MigrateResult) -> None:
+    notes(r.notes)
     how = {"state": "from its uplevel state", "given": "as given", "closest": "closest published"}
     click.echo(
         f"OLD {r.old_home}: {r.old_product} level {r.old_level} "
@@ -122,9 +126,9 @@ def _render(r: Any) -> None:
     help="Reflink, else hardlink, runtime files when both homes share a filesystem.",
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
-@_force_option
-@_server_options
-@_json_option
+@force_option
+@server_options
+@json_option
 @click.pass_context
 def migrate(
     ctx: click.Context,

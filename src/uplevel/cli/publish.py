@@ -1,6 +1,7 @@
-"""`uplevel repo …`: the publisher's commands (parse, call a use case in uplevel.repo, render).
+"""`uplevel repo …` and `uplevel bundle create`: the publisher's commands (parse, call a use
+case in uplevel.repo, render).
 
-Imported lazily by uplevel.cli.LazyGroup, so operator commands never pay for TUF.
+Imported lazily by uplevel.cli.app.LazyGroup, so operator commands never pay for TUF.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 
 import click
 
-from uplevel.cli import _json_option, run
+from uplevel.cli.options import json_option
+from uplevel.cli.output import progress, run
 from uplevel.core.updateinfo import CHANNELS, parse_advisory, parse_fix
 from uplevel.errors import UsageError
 
@@ -53,7 +55,7 @@ def repo() -> None:
     metavar="ROLE=N",
     help="Signatures a role needs (that many keys are made); repeatable. Default 1.",
 )
-@_json_option
+@json_option
 @click.pass_context
 def init_cmd(
     ctx: click.Context,
@@ -90,7 +92,7 @@ def init_cmd(
 @_repo_arg
 @click.argument("role", type=click.Choice(["root", "targets", "snapshot", "timestamp"]))
 @_root_key_dir_option("Where the root keys are now (default: as recorded in repo.json).")
-@_json_option
+@json_option
 @click.pass_context
 def rotate_key_cmd(
     ctx: click.Context, repo: Path, role: str, root_key_dir: Path | None, as_json: bool
@@ -121,7 +123,7 @@ def rotate_key_cmd(
     show_default=True,
     help="Re-sign this role and the ones after it.",
 )
-@_json_option
+@json_option
 @click.pass_context
 def refresh_cmd(ctx: click.Context, repo: Path, role: str, as_json: bool) -> None:
     """Re-sign metadata with fresh expiry dates (run it from a periodic job)."""
@@ -144,7 +146,7 @@ def refresh_cmd(ctx: click.Context, repo: Path, role: str, as_json: bool) -> Non
 )
 @click.option("--product", required=True, help="NAME-VERSION, e.g. wso2am-4.2.0.")
 @click.option("--profile", help="Product profile (default: the one matching the product).")
-@_json_option
+@json_option
 @click.pass_context
 def add_product_cmd(
     ctx: click.Context,
@@ -200,7 +202,7 @@ def add_product_cmd(
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="File of manual steps.",
 )
-@_json_option
+@json_option
 @click.pass_context
 def add_update_cmd(
     ctx: click.Context,
@@ -297,7 +299,7 @@ def add_update_cmd(
 
 @repo.command("list")
 @_repo_arg
-@_json_option
+@json_option
 @click.pass_context
 def list_cmd(ctx: click.Context, repo: Path, as_json: bool) -> None:
     """Products, channels and levels with their titles."""
@@ -328,7 +330,7 @@ def token() -> None:
 @click.option("--product", required=True, help="Product name or glob, e.g. wso2am-*.")
 @click.option("--channel", required=True, type=click.Choice(list(CHANNELS)))
 @click.option("--expires", help="Lifetime, e.g. 90d or 12h (default: never expires).")
-@_json_option
+@json_option
 @click.pass_context
 def token_create_cmd(
     ctx: click.Context,
@@ -361,7 +363,7 @@ def token_create_cmd(
 
 @token.command("list")
 @_repo_arg
-@_json_option
+@json_option
 @click.pass_context
 def token_list_cmd(ctx: click.Context, repo: Path, as_json: bool) -> None:
     """Every token's id, subscriber, product, channel and dates (never the token)."""
@@ -381,7 +383,7 @@ def token_list_cmd(ctx: click.Context, repo: Path, as_json: bool) -> None:
 @token.command("revoke")
 @_repo_arg
 @click.argument("token_id")
-@_json_option
+@json_option
 @click.pass_context
 def token_revoke_cmd(ctx: click.Context, repo: Path, token_id: str, as_json: bool) -> None:
     """Revoke a token by its id: the server refuses it (403) from now on."""
@@ -392,3 +394,97 @@ def token_revoke_cmd(ctx: click.Context, repo: Path, token_id: str, as_json: boo
 
     with run(ctx, "repo token revoke", as_json) as out:
         out.finish(revoke_token(repo, token_id), human)
+
+
+@click.group()
+def bundle() -> None:
+    """Publisher: make update bundles."""
+
+
+@bundle.command("create")
+@click.option("--product", required=True, help="NAME-VERSION, e.g. wso2am-4.2.0.")
+@click.option(
+    "--from-tree",
+    "from_tree",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+)
+@click.option(
+    "--to-tree",
+    "to_tree",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+)
+@click.option("--from-level", type=int, required=True)
+@click.option("--to-level", type=int, required=True)
+@click.option(
+    "--channel", type=click.Choice(["full", "security"]), default="full", show_default=True
+)
+@click.option("--title", default="", help="Title of the update.")
+@click.option("--description", default="", help="What the update does.")
+@click.option("--security", is_flag=True, help="The update is a security fix.")
+@click.option(
+    "--fix", "fixes", multiple=True, metavar="ID=summary", help="A bug fixed (repeatable)."
+)
+@click.option(
+    "--advisory",
+    "advisories",
+    multiple=True,
+    metavar="ID=severity",
+    help="A security advisory (repeatable).",
+)
+@click.option(
+    "--instructions",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="File of manual steps.",
+)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@click.pass_context
+def bundle_create(
+    ctx: click.Context,
+    product: str,
+    from_tree: Path,
+    to_tree: Path,
+    from_level: int,
+    to_level: int,
+    channel: str,
+    title: str,
+    description: str,
+    security: bool,
+    fixes: tuple[str, ...],
+    advisories: tuple[str, ...],
+    instructions: Path | None,
+    output: Path,
+    as_json: bool,
+) -> None:
+    """Make a bundle taking FROM-TREE (level A) to TO-TREE (level B)."""
+    from uplevel.repo import bundle_create as publish
+
+    def human(r: publish.BundleCreateResult) -> None:
+        click.echo(
+            f"wrote {r.output}: {r.product} level {r.from_level} → {r.to_level}, "
+            f"{r.added} added, {r.modified} modified, {r.removed} removed, {r.bytes:,} bytes"
+        )
+
+    with (
+        run(ctx, "bundle create", as_json) as out,
+        progress("hashing trees", None, not as_json) as cb,
+    ):
+        r = publish.bundle_create(
+            product=product,
+            from_tree=from_tree,
+            to_tree=to_tree,
+            from_level=from_level,
+            to_level=to_level,
+            channel=channel,
+            title=title,
+            description=description,
+            security=security,
+            fixes=fixes,
+            advisories=advisories,
+            instructions=instructions,
+            output=output,
+            progress=cb,
+        )
+        out.finish(r, human)

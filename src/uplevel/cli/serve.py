@@ -1,6 +1,6 @@
 """`uplevel serve REPO`: run the update server (uplevel.server) under uvicorn.
 
-Imported lazily by uplevel.cli.LazyGroup, so operator commands never pay for
+Imported lazily by uplevel.cli.app.LazyGroup, so operator commands never pay for
 FastAPI. The listening socket is bound here, before uvicorn starts, so that the
 URL printed is the real one even with `--port 0` (any free port) and a supervisor
 or test can read it from the first line of stdout. SIGTERM and SIGINT stop the
@@ -20,7 +20,7 @@ from types import FrameType
 
 import click
 
-from uplevel.cli import run
+from uplevel.cli.output import run
 from uplevel.errors import UplevelError, UsageError
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
