@@ -276,10 +276,10 @@ class Fetcher(FetcherInterface):
             os.close(fd)
             raise _local_error(exc, part) from exc
         except BaseException:
-            os.fsync(fd)  # keep what arrived: the next attempt resumes from it
+            fsio.sync_fd(fd)  # keep what arrived: the next attempt resumes from it
             os.close(fd)
             raise
-        os.fsync(fd)
+        fsio.sync_fd(fd)
         os.close(fd)
         return offset, digest
 

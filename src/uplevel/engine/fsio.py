@@ -66,6 +66,12 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def sync_fd(fd: int) -> None:
+    """fsync a file uplevel is writing piecewise (a download's part), so what arrived so far
+    survives a crash."""
+    os.fsync(fd)
+
+
 def write_durable(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Atomically replace `path` with `data`: temp file beside it, fsync, rename, fsync dir."""
     step(f"write {path}")

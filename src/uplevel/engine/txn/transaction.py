@@ -1,171 +1,27 @@
-"""The journaled transaction: the only code that changes files in a home.
-
-Protocol (docs/state-format.md):
-1. prepare: check every path (inside the home, no symlinked parent, same
-   filesystem), check free space, stage every new file in txn/stage/ (fsync,
-   hash verified while writing), then write txn/journal.json durably. Until
-   here the home proper is untouched.
-2. execute: a list of steps that are all rename(2), mkdir(2) or rmdir(2).
-   Whether a step ran can be read off the disk (its source is gone, or its
-   directory exists), so after a crash the steps are undone in reverse order
-   without any per-step log.
-3. commit: the transaction record and the new pristine manifest are written
-   first, then state.json names the transaction: that write is the commit point.
-4. finish: backups move into the content-addressed store (objects/), txn/ goes.
-A transaction can also stop on conflicts (phase "stopped") and later continue
-(more steps appended) or abort (everything undone).
-"""
+"""The transaction: prepare (check, stage, write the journal), execute (renames, mkdirs,
+rmdirs that recovery can read off the disk), commit or stop, rollback, finish."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import stat
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from uplevel.core.manifest import Entry
 from uplevel.core.paths import check_relative, parents
 from uplevel.engine import fsio
-from uplevel.engine.home import Event, Home, State, TxnInfo, now
-from uplevel.engine.scan import hash_file
+from uplevel.engine.home import Home, State, TxnInfo, now
+from uplevel.engine.txn.copy import COPY_WORKERS, CopyOf, Verified, copy_verified
+from uplevel.engine.txn.journal import RECORD_SCHEMA, Change, Content, Journal, dumps
 from uplevel.errors import HomeError, NotEnoughSpaceError, UnsafePathError, UplevelError
 
-JOURNAL_SCHEMA = 1
-RECORD_SCHEMA = 1
 SPACE_MARGIN = 4 << 20
-
-
-@dataclass(frozen=True, kw_only=True)
-class Change:
-    """One path of the home going from `before` (now) to `after`."""
-
-    path: str
-    before: Entry | None
-    after: Entry | None
-    helper: bool = (
-        False  # f.original / f.new / f.merge: not part of the record, removed by continue
-    )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "before": self.before.to_dict() if self.before else None,
-            "after": self.after.to_dict() if self.after else None,
-            "helper": self.helper,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Change:
-        return cls(
-            path=d["path"],
-            before=Entry.from_dict(d["before"]) if d["before"] else None,
-            after=Entry.from_dict(d["after"]) if d["after"] else None,
-            helper=bool(d.get("helper")),
-        )
-
-
-Content = Callable[[Change], Iterable[bytes]]
-"""Gives the bytes of `change.after` (a file); must raise if they are not available."""
-
-
-class Verified:
-    """Chunks whose source checks size and sha256 itself (raising at the end if wrong), so
-    staging does not hash them a second time."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self.chunks = chunks
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.chunks)
-
-
-class CopyOf:
-    """Content: the file at `source` (another home's), hashed while it is copied, so a
-    change may leave `after.sha256` empty and learn it here (the journal, written after
-    staging, then records it). Refused if `source` changes while it is read (a running
-    server). With `link`, the staged file is a reflink (FICLONE) of `source`, else a
-    hardlink, when both are on one filesystem; no byte is copied, so none is read (the
-    entry records UNREAD_SHA256 unless the plan knew the hash). `how` says what was done:
-    copied, reflinked or hardlinked.
-
-    Staged copies are not fsynced one by one: one syncfs(2) of the filesystem makes them
-    all durable before the journal is written (thousands of fsyncs cost seconds)."""
-
-    def __init__(self, source: Path, *, link: bool = False) -> None:
-        self.source = source
-        self.link = link
-        self.how = ""
-        # As root (the usual way to run uplevel over a server's files), a copy keeps the
-        # owner of the original: a server running as its own user must be able to write
-        # its databases and index in the new home.
-        self.keep_owner = os.geteuid() == 0
-
-
-COPY_WORKERS = min(4, os.cpu_count() or 1)
-UNREAD_SHA256 = "0" * 64
-"""The sha256 a transaction records for a file it linked from another tree without reading it
-(`migrate --link`): the record says what it did, not a hash nobody computed."""
-FICLONE = 0x40049409  # _IOW(0x94, 9, int)
-
-
-@dataclass
-class Journal:
-    """txn/journal.json: everything recovery needs, written before the first step."""
-
-    id: str
-    kind: str  # apply | revert
-    phase: str  # executing | stopped | continuing | aborting
-    from_level: int
-    to_level: int
-    to_pristine: str
-    changes: list[Change]
-    ops: list[list[Any]]
-    backups: dict[str, str]  # backup slot → sha256 of the file moved there
-    keep: dict[str, str] = field(default_factory=dict)  # stage slot → sha256 to store, not install
-    stop_index: int = 0  # ops before this belong to the stopped part
-    conflicts: list[dict[str, Any]] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
-    dirs_created: list[str] = field(default_factory=list)
-    dirs_removed: dict[str, int] = field(default_factory=dict)
-    resolved: list[Change] = field(default_factory=list)  # conflict paths, as continue settles them
-
-    def to_bytes(self) -> bytes:
-        d = {
-            "schema_version": JOURNAL_SCHEMA,
-            "id": self.id,
-            "kind": self.kind,
-            "phase": self.phase,
-            "from_level": self.from_level,
-            "to_level": self.to_level,
-            "to_pristine": self.to_pristine,
-            "changes": [c.to_dict() for c in self.changes],
-            "ops": self.ops,
-            "backups": self.backups,
-            "keep": self.keep,
-            "stop_index": self.stop_index,
-            "conflicts": self.conflicts,
-            "meta": self.meta,
-            "dirs_created": self.dirs_created,
-            "dirs_removed": self.dirs_removed,
-            "resolved": [c.to_dict() for c in self.resolved],
-        }
-        return _dumps(d)
-
-    @classmethod
-    def load(cls, path: Path) -> Journal:
-        d = json.loads(path.read_bytes())
-        if d.get("schema_version") != JOURNAL_SCHEMA:
-            raise HomeError(f"{path}: journal schema {d.get('schema_version')!r} is not supported")
-        d.pop("schema_version")
-        d["changes"] = [Change.from_dict(c) for c in d["changes"]]
-        d["resolved"] = [Change.from_dict(c) for c in d.get("resolved", [])]
-        return cls(**d)
 
 
 class Transaction:
@@ -464,7 +320,7 @@ class Transaction:
             i, copy, staged = job
             c = changes[i]
             assert c.after is not None
-            entry = _copy_verified(c.path, c.after, copy, staged)
+            entry = copy_verified(c.path, c.after, copy, staged)
             if progress:
                 progress(entry.size)
             return i, entry
@@ -641,7 +497,7 @@ class Transaction:
             if before:
                 before()
             fsio.makedirs(self.home.records)
-            record = _dumps(self.record())
+            record = dumps(self.record())
             fsio.write_durable(self.home.records / f"{self.j.id}.json", record)
             self.home.save_state(committed)
         except Exception:
@@ -675,14 +531,6 @@ class Transaction:
 MANY_DIRS = 64
 
 
-def _dumps(doc: dict[str, Any]) -> bytes:
-    """Journals and records: indented while small (read by people), compact when they list
-    thousands of paths (the indenting encoder is pure Python, ~10x slower)."""
-    if len(doc.get("changes", ())) > 200:
-        return json.dumps(doc, separators=(",", ":")).encode()
-    return json.dumps(doc, indent=1).encode()
-
-
 def syncfs(path: Path) -> None:
     """Flush every dirty page and inode of the filesystem that holds `path` (Linux syncfs(2);
     sync(2) elsewhere)."""
@@ -697,210 +545,3 @@ def syncfs(path: Path) -> None:
             os.sync()
     finally:
         os.close(fd)
-
-
-_NO_REFLINK: set[int] = set()  # devices that refused FICLONE
-SMALL_COPY = 1 << 20  # below this a file is copied through one buffer, hashed on the way
-
-
-def _copy_verified(path: str, planned: Entry, copy: CopyOf, staged: Path) -> Entry:
-    """Stage `copy.source` at `staged`; return its entry with the sha256 of the staged bytes
-    (checked against `planned.sha256` when the plan knew it). Refused if the source is not
-    the size planned or changes while it is read (a server still writing it)."""
-    import errno
-    import hashlib
-
-    fsio.step(f"copy {copy.source} -> {staged}")
-    src = os.open(copy.source, os.O_RDONLY | os.O_NOFOLLOW)
-    try:
-        before = os.fstat(src)
-        copy.how = ""
-        if copy.link:
-            try:
-                if before.st_dev in _NO_REFLINK:
-                    raise OSError(errno.EOPNOTSUPP, "no reflinks on this file system")
-                _reflink(src, staged)
-                copy.how = "reflinked"
-            except OSError as exc:
-                if exc.errno in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EINVAL, errno.EXDEV):
-                    _NO_REFLINK.add(before.st_dev)  # ext4 and the like: don't ask per file
-                try:
-                    os.link(copy.source, staged, follow_symlinks=False)
-                    copy.how = "hardlinked"
-                except OSError as exc:
-                    if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-                        raise
-            if copy.how:
-                # No byte was copied, so none needs checking: the staged name is OLD's inode
-                # (or a copy-on-write clone of it). Reading it only to record a hash would make
-                # --link as slow as the data is large; the record says "not read" instead.
-                sha, size = planned.sha256 or UNREAD_SHA256, os.fstat(src).st_size
-        if not copy.how:
-            copy.how = "copied"
-            fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                if before.st_size < SMALL_COPY:
-                    data = _read_all(src, before.st_size)
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view) :]
-                    sha, size = hashlib.sha256(data).hexdigest(), len(data)
-                else:
-                    # In the kernel, then the staged file read back and hashed: what is
-                    # verified is what will be installed.
-                    _copy_fd(src, fd, before.st_size)
-                    sha, size = "", 0
-                os.fchmod(fd, planned.mode)
-                if copy.keep_owner:
-                    with contextlib.suppress(PermissionError):
-                        os.fchown(fd, before.st_uid, before.st_gid)
-            finally:
-                os.close(fd)
-            if not sha:
-                sha, size = hash_file(staged), os.stat(staged).st_size
-        after = os.fstat(src)
-    finally:
-        os.close(src)
-    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or (
-        size != planned.size
-    ):
-        raise UplevelError(
-            f"{path}: changed while it was copied (is the old server running?); nothing was changed",
-            hint="stop the server that uses the old home and run the command again",
-        )
-    if planned.sha256 and sha not in (planned.sha256, UNREAD_SHA256):
-        raise UplevelError(f"{path}: the copy does not match its hash; nothing was changed")
-    return Entry(kind="file", mode=planned.mode, size=size, sha256=sha)
-
-
-def _read_all(fd: int, size: int) -> bytes:
-    """The whole file, `size` bytes as fstat said: one read(2) asking for one byte more
-    returns it all and proves the end (a short read of a regular file is its end; a file
-    that shrank or grew meanwhile then fails the caller's size and mtime checks)."""
-    first = os.read(fd, size + 1)
-    if len(first) <= size:
-        return first
-    parts = [first]
-    while chunk := os.read(fd, SMALL_COPY):
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-def _copy_fd(src: int, dst: int, size: int) -> None:
-    """Copy `src` to `dst` with copy_file_range(2) (in the kernel), read/write if refused."""
-    done = 0
-    try:
-        while True:
-            n = os.copy_file_range(src, dst, max(size - done, fsio.CHUNK))
-            if n == 0:
-                return
-            done += n
-    except OSError:
-        if done:
-            raise
-    while chunk := os.read(src, fsio.CHUNK):
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(dst, view) :]
-
-
-def _reflink(src: int, staged: Path) -> None:
-    """A copy-on-write clone of the open file `src` (btrfs, XFS, …); OSError where not
-    supported."""
-    import fcntl
-
-    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        fcntl.ioctl(fd, FICLONE, src)
-        os.fchmod(fd, stat.S_IMODE(os.fstat(src).st_mode))
-    except OSError:
-        os.close(fd)
-        os.unlink(staged)
-        raise
-    os.close(fd)
-
-
-def open_transaction(home: Home) -> Transaction | None:
-    path = home.txn_dir / "journal.json"
-    if not path.exists():
-        return None
-    return Transaction(home, Journal.load(path))
-
-
-def recover(home: Home, state: State) -> tuple[State, str | None]:
-    """Finish or undo a transaction a crash left behind. Returns the state and what was done."""
-    if not os.path.lexists(home.txn_dir):
-        if state.pending and not state.committed(state.pending):
-            # An abort removed txn/ and died before writing the state: finish it.
-            finished = Event(
-                time=now(),
-                event="aborted",
-                from_level=state.level,
-                to_level=state.level,
-                txn=state.pending,
-                detail="abort finished after an interruption",
-            )
-            state = state.with_event(finished, pending=None)
-            home.save_state(state)
-            return state, f"finished an interrupted abort: the home is at level {state.level}"
-        return state, None
-    txn = open_transaction(home)
-    if txn is None:  # died while staging: the home proper was not touched
-        fsio.remove_tree(home.txn_dir)
-        return state, "removed an interrupted transaction's staging area (the home was not changed)"
-    j = txn.j
-    if state.committed(j.id):
-        txn.finish()
-        return state, f"finished committing transaction {j.id} (level {j.to_level})"
-    if j.phase == "stopped":
-        if state.pending != j.id:  # crashed between journal and state writes when stopping
-            state = state.with_event(
-                Event(
-                    time=now(),
-                    event="stopped",
-                    from_level=j.from_level,
-                    to_level=j.to_level,
-                    txn=j.id,
-                ),
-                pending=j.id,
-            )
-            home.save_state(state)
-        return state, None
-    if j.phase == "continuing":
-        txn.rollback(j.stop_index)
-        return (
-            state,
-            f"undid an interrupted `uplevel continue` of {j.id}; conflicts are pending again",
-        )
-    if j.phase == "aborting":
-        sweep_finals(txn)
-    txn.rollback(0)
-    event = "aborted" if j.phase == "aborting" else "recovered"
-    detail = "abort finished" if j.phase == "aborting" else "interrupted transaction rolled back"
-    state = state.with_event(
-        Event(
-            time=now(),
-            event=event,
-            from_level=j.from_level,
-            to_level=j.to_level,
-            txn=j.id,
-            detail=detail,
-        ),
-        pending=None,
-    )
-    home.save_state(state)
-    return (
-        state,
-        f"rolled back interrupted {j.kind} {j.id}: the home is back at level {state.level}",
-    )
-
-
-def sweep_finals(txn: Transaction) -> list[str]:
-    """Move the operator's `f.final` files into the store (abort must not lose them)."""
-    moved = []
-    for c in txn.j.conflicts:
-        final = txn.home.root / (c["path"] + ".final")
-        if os.path.isfile(final) and not os.path.islink(final):
-            txn.home.store_by_rename(final, hash_file(final))
-            moved.append(c["path"] + ".final")
-    return moved
