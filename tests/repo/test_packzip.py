@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.repo.conftest import Member, write_zip
+from tests.support.repo import Member, write_zip
 from uplevel.core.manifest import Entry
 from uplevel.errors import UnsafePathError
 from uplevel.repo.packzip import Pack

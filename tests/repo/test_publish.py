@@ -11,15 +11,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from tests.conftest import Sample, run_cli
-from tests.repo.conftest import (
-    Member,
-    copy_tree,
-    new_repo,
-    repo_snapshot,
-    tuf_client,
-    write_zip,
-)
+from tests.support.homes import Sample, run_cli
+from tests.support.repo import Member, copy_tree, new_repo, repo_snapshot, tuf_client, write_zip
 from uplevel.core.jump import diff_manifests
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.devtools.sample import PRODUCT

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.repo.conftest import Member, new_repo, write_zip
+from tests.support.homes import run_cli
+from tests.support.repo import Member, new_repo, write_zip
 from uplevel.devtools.sample import PRODUCT
 from uplevel.errors import UsageError
 from uplevel.repo.product import add_product

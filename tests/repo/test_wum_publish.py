@@ -7,9 +7,9 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.conftest import run_cli, snapshot
-from tests.repo.conftest import tree_members, write_zip
-from tests.unit.test_wum import CARBON, GONE, JAR, build
+from tests.support.homes import run_cli, snapshot
+from tests.support.repo import tree_members, write_zip
+from tests.support.wum import CARBON, GONE, JAR, build
 
 PRODUCT = "wso2am-2.6.0"
 

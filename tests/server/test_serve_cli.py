@@ -19,8 +19,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.conftest import run_cli
-from tests.server.conftest import Published, Server, bearer, start_server, wait_healthy
+from tests.support.homes import run_cli
+from tests.support.published import Published
+from tests.support.server import Server, bearer, start_server, wait_healthy
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
