@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "uplevel"
-PURE = sorted([*(SRC / "core").glob("*.py"), *(SRC / "merge").glob("*.py"), SRC / "repo/documents.py"])
+PURE = sorted(
+    [*(SRC / "core").glob("*.py"), *(SRC / "merge").glob("*.py"), SRC / "repo/documents.py"]
+)
 
 IO_MODULES = {
     "asyncio", "fcntl", "fileinput", "ftplib", "glob", "http", "mmap", "multiprocessing", "os",
@@ -50,7 +52,11 @@ def io_use(path: Path) -> list[str]:
         elif top == "uplevel" and module != "uplevel" and not module.startswith(PURE_UPLEVEL):
             found.append(f"{line}: imports {module}, which is not pure")
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "open":
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "open"
+        ):
             found.append(f"{node.lineno}: calls open()")
     return found
 
@@ -72,9 +78,11 @@ def durable_write_calls(path: Path) -> list[str]:
             found.append(f"{node.lineno}: os.{node.attr}")
         elif isinstance(node, ast.Attribute) and node.attr == "mkstemp":
             found.append(f"{node.lineno}: mkstemp")
-        elif isinstance(node, ast.ImportFrom) and any(
-            a.name in ("mkstemp", "replace", "fsync") for a in node.names
-        ) and node.module in ("os", "tempfile"):
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and any(a.name in ("mkstemp", "replace", "fsync") for a in node.names)
+            and node.module in ("os", "tempfile")
+        ):
             found.append(f"{node.lineno}: from {node.module} import …")
     return found
 
