@@ -14,7 +14,7 @@ import click
 
 from uplevel.cli.options import force_option, home_option, json_option, server_options
 from uplevel.cli.output import notes, progress, run
-from uplevel.errors import UplevelError, UsageError
+from uplevel.errors import UplevelError
 
 if TYPE_CHECKING:
     from uplevel.commands.apply import ApplyResult, SettleResult
@@ -91,34 +91,17 @@ def apply(
     by its hashes.
     """
     from uplevel.commands import apply as update
-    from uplevel.formats.bundle import is_signed_bundle
 
     with run(ctx, "apply", as_json) as out, progress("staging", None, not as_json) as cb:
-        if is_signed_bundle(bundle):
-            from uplevel.client import offline
-
-            r = update.apply_signed(
-                home,
-                bundle,
-                max_age=offline.DEFAULT_MAX_AGE
-                if max_age is None
-                else offline.parse_max_age(max_age),
-                dry_run=dry_run,
-                on_conflict=on_conflict,  # type: ignore[arg-type]
-                force=force,
-                progress=cb,
-            )
-        elif max_age is not None:
-            raise UsageError("--max-age applies to signed bundles only (see `uplevel export`)")
-        else:
-            r = update.apply(
-                home,
-                bundle,
-                dry_run=dry_run,
-                on_conflict=on_conflict,  # type: ignore[arg-type]
-                force=force,
-                progress=cb,
-            )
+        r = update.apply(
+            home,
+            bundle,
+            max_age=max_age,
+            dry_run=dry_run,
+            on_conflict=on_conflict,  # type: ignore[arg-type]
+            force=force,
+            progress=cb,
+        )
         out.finish(r, _render_apply, r.exit_code)
 
 

@@ -40,7 +40,7 @@ from uplevel.engine.txn import (
     sweep_finals,
 )
 from uplevel.errors import BundleError, HomeError, UplevelError, UsageError
-from uplevel.formats.bundle import Bundle
+from uplevel.formats.bundle import Bundle, is_signed_bundle
 from uplevel.merge.engine import merge
 from uplevel.merge.result import MergeResult, UnparsableInput
 from uplevel.merge.text import is_text, merge_text
@@ -132,12 +132,29 @@ def apply(
     root: Path,
     bundle_path: Path,
     *,
+    max_age: str | None = None,
     dry_run: bool = False,
     on_conflict: OnConflict = "stop",
     force: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ApplyResult:
-    """In-place update from an offline bundle file."""
+    """In-place update from an offline bundle file. A signed bundle (`uplevel export`) is
+    verified against the root this home pinned, and accepted up to `max_age` (e.g. "30d")
+    after its timestamp expired; an unsigned one (`uplevel bundle create`) by its hashes."""
+    if is_signed_bundle(bundle_path):
+        from uplevel.client import offline
+
+        return apply_signed(
+            root,
+            bundle_path,
+            max_age=offline.DEFAULT_MAX_AGE if max_age is None else offline.parse_max_age(max_age),
+            dry_run=dry_run,
+            on_conflict=on_conflict,
+            force=force,
+            progress=progress,
+        )
+    if max_age is not None:
+        raise UsageError("--max-age applies to signed bundles only (see `uplevel export`)")
     with Bundle(bundle_path) as bundle:
         return apply_source(
             root,
