@@ -1,6 +1,6 @@
 """pack: the distribution zip of a product at a level, built from the update repository.
 
-Two sources of the same verified documents and contents:
+Two sources of the same verified documents and contents (client/sources.py):
 
 - a local repository directory (`--repo`, the publisher's): each level document is read
   from `targets/` and checked against the signed targets metadata (whose signatures are

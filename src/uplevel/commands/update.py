@@ -1,4 +1,5 @@
-"""init --server, check, update, summary, login: the online commands of a subscriber.
+"""update, check, summary, login: the online commands of a subscriber (adopting a home from
+a server, `init --server`, is commands/adopt.py).
 
 Every document comes TUF-verified through client.remote.Remote, every blob is
 checked against a verified manifest, and the home changes only through the same
