@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
+from uplevel.engine import fsio
 from uplevel.errors import BundleError, PublisherError, UsageError
 from uplevel.formats.packwriter import IN_MEMORY_MAX
 from uplevel.repo.documents import (
@@ -154,7 +155,7 @@ class RepositoryDirectory:
             with open(path, "rb") as f:
                 reader = f if encoding == "raw" else zstandard.ZstdDecompressor().stream_reader(f)
                 left = size + 1  # one byte more than expected is enough to refuse it
-                while left > 0 and (chunk := reader.read(min(1 << 20, left))):
+                while left > 0 and (chunk := reader.read(min(fsio.CHUNK, left))):
                     left -= len(chunk)
                     yield chunk
 

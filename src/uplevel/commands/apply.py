@@ -120,7 +120,7 @@ def _blob_source(bundle: UpdateSource, home: Home, merged: dict[str, bytes]) -> 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
+        while chunk := f.read(fsio.CHUNK):
             yield chunk
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.core.paths import STATE_DIR
 
-CHUNK = 1 << 20
 MMAP_MIN = 1 << 16
 WORKERS = os.cpu_count() or 1
 PARALLEL_MIN = 256  # below this, starting workers costs more than it saves

@@ -59,7 +59,6 @@ MEMO_MAX = 4 << 20
 ZIP64_LIMIT = 0xFFFF_FFFF
 MADE_BY = (3 << 8) | 20  # Unix, zip 2.0
 MADE_BY_64 = (3 << 8) | 45
-CHUNK = 1 << 20
 
 COMPRESSED_SUFFIXES = frozenset(
     (

@@ -54,6 +54,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.core.paths import check_relative, parents
 from uplevel.core.updateinfo import Fix, check_product
+from uplevel.engine import fsio
 from uplevel.errors import BundleError
 
 V2 = "update-descriptor.yaml"
@@ -117,7 +118,7 @@ class WumUpdate:
             for path in paths:
                 h, size = hashlib.sha256(), 0
                 with _zip_errors(f"{self.name}: {path}"), self._member(zf, path) as f:
-                    while chunk := f.read(1 << 20):
+                    while chunk := f.read(fsio.CHUNK):
                         h.update(chunk)
                         size += len(chunk)
                 out[path] = (size, h.hexdigest())
