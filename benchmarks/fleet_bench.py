@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python benchmarks/fleet_bench.py [--repeat 3] [--workdir DIR] [--no-write]
 
-The set-up is the fleet tests' (tests/fleet/support.py): four local nodes, each a home of a
+The set-up is the fleet tests' (tests/support/fleet.py): four local nodes, each a home of a
 small stand-in product at level 0 with its own port, a real stand-in server process per
 node, and a bundle to level 1. Each repeat builds fresh fleets and times, in the same run:
 
@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fleet.support import (  # noqa: E402
+from tests.support.fleet import (  # noqa: E402
     ANSIBLE_PLAYBOOK,
     NODES,
     UPLEVEL,

@@ -83,7 +83,7 @@ def setup_repo(b: Bench, reuse: bool) -> None:
         return
     trees.remove_tree(b.repo)
     b.uplevel("repo", "init", b.repo)
-    from uplevel.sample import write_pack
+    from uplevel.devtools.sample import write_pack
 
     base = b.work / "base.zip"
     start = time.perf_counter()
@@ -112,7 +112,7 @@ def check_pack(b: Bench, pack: Path) -> None:
 def deflate_levels(tree: Path, budget: int = 64 * MIB) -> list[tuple[int, float, float]]:
     """(level, MB/s, output/input) of zlib on the contents pack deflates (worth_deflating),
     up to `budget` bytes: the measurement behind packwriter.DEFLATE_LEVEL."""
-    from uplevel.packwriter import worth_deflating
+    from uplevel.formats.packwriter import worth_deflating
 
     data: list[bytes] = []
     total = 0
@@ -187,7 +187,7 @@ def section(
     loads: list[float],
     prof: str | None,
 ) -> str:
-    from uplevel.packwriter import DEFLATE_LEVEL
+    from uplevel.formats.packwriter import DEFLATE_LEVEL
 
     ratio = median(ours) / median(ref)
     ok = ratio <= TARGET

@@ -134,7 +134,9 @@ def build_trees(b: Bench, scale: float) -> repo_levels.History:
 
 
 def write_zip(tree: Path, dest: Path) -> None:
-    from uplevel.sample import write_pack  # the way packs are shipped: deflate, one top folder
+    from uplevel.devtools.sample import (
+        write_pack,  # the way packs are shipped: deflate, one top folder
+    )
 
     write_pack(tree, dest)
 
@@ -569,7 +571,7 @@ def section(b: Bench, args: argparse.Namespace, rs: list[Row], j: Jump, c: Check
         f"- distinct final blobs: stored size (raw or zstd, as served) of every content at a "
         f"path whose bytes differ between level 0 and level {b.levels}, each once: "
         f"{j.distinct_final_bytes:,} B. Mode-only changes need no bytes.",
-        f"- zip of level {b.levels}: `uplevel.sample.write_pack` (deflate, one top folder): "
+        f"- zip of level {b.levels}: `uplevel.devtools.sample.write_pack` (deflate, one top folder): "
         f"{j.zip_bytes:,} B.",
         f"- walk: {b.levels} × `uplevel update --level N --json` on another home adopted at 0: "
         f"{j.walk_seconds:.2f} s in all, {j.walk_downloaded:,} B downloaded in "

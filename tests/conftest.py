@@ -1,109 +1,17 @@
-"""Shared test fixtures: sample trees, homes, bundles, tree snapshots, running the real CLI."""
+"""Fixtures every test directory shares: the sample levels and bundles, and homes made from them
+(the helpers themselves are tests/support/homes.py)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
-import stat
-import subprocess
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from uplevel.paths import STATE_DIR
-from uplevel.sample import PRODUCT, write_level
-
-Snapshot = dict[str, tuple[str, int, str]]
-
-
-def snapshot(root: Path, *, include_state: bool = False) -> Snapshot:
-    """Every path under root: (kind, mode, sha256 or link target). Directories included."""
-    out: Snapshot = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = os.path.relpath(dirpath, root)
-        for name in dirnames + filenames:
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            if not include_state and (rel == STATE_DIR or rel.startswith(STATE_DIR + "/")):
-                continue
-            if (
-                not include_state
-                and rel == "updates"
-                and os.listdir(os.path.join(dirpath, name)) == ["uplevel"]
-            ):
-                continue  # created by uplevel for its state
-            p = os.path.join(dirpath, name)
-            st = os.lstat(p)
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ("link", 0, os.readlink(p))
-            elif stat.S_ISDIR(st.st_mode):
-                out[rel] = ("dir", stat.S_IMODE(st.st_mode), "")
-            else:
-                out[rel] = (
-                    "file",
-                    stat.S_IMODE(st.st_mode),
-                    hashlib.sha256(Path(p).read_bytes()).hexdigest(),
-                )
-        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
-    return out
-
-
-def store_hashes(home: Path) -> set[str]:
-    objects = home / STATE_DIR / "objects"
-    if not objects.is_dir():
-        return set()
-    return {p.name for sub in objects.iterdir() for p in sub.iterdir()}
-
-
-@dataclass
-class CLIResult:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-def run_cli(
-    *args: str | Path, env: dict[str, str] | None = None, check: int | None = None
-) -> CLIResult:
-    """Run the real `uplevel` CLI in a subprocess."""
-    full_env = {**os.environ, **(env or {})}
-    p = subprocess.run(
-        [sys.executable, "-m", "uplevel", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=300,
-    )
-    r = CLIResult(p.returncode, p.stdout, p.stderr)
-    if check is not None and r.returncode != check:
-        raise AssertionError(
-            f"uplevel {args} exited {r.returncode}, expected {check}\n{r.stdout}\n{r.stderr}"
-        )
-    return r
-
-
-@dataclass
-class Sample:
-    """Pristine trees at levels 0..2, bundles 0→1 and 1→2, and a factory for adopted homes."""
-
-    root: Path
-    trees: dict[int, Path]
-    bundles: dict[int, Path]  # to-level → bundle file
-
-    def home(self, name: str = "home", level: int = 0) -> Path:
-        home = self.root / name
-        shutil.copytree(self.trees[level], home, symlinks=True)
-        run_cli("init", "--home", home, "--product", PRODUCT, "--level", str(level), check=0)
-        return home
+from tests.support.homes import (
+    Sample,
+    run_cli,
+)
+from uplevel.devtools.sample import PRODUCT, write_level
 
 
 @pytest.fixture(scope="session")
@@ -143,23 +51,3 @@ def sample_source(tmp_path_factory: pytest.TempPathFactory) -> Sample:
 def sample(sample_source: Sample, tmp_path: Path) -> Sample:
     """Per test: the shared trees and bundles, homes made in this test's tmp_path."""
     return Sample(tmp_path, sample_source.trees, sample_source.bundles)
-
-
-def customise(home: Path) -> None:
-    """Operator-style local changes that merge cleanly with the sample's updates."""
-    conf = home / "repository/conf/deployment.toml"
-    conf.write_text(
-        conf.read_text().replace('hostname = "localhost"', 'hostname = "apim.example.com"')
-    )
-    lib = home / "repository/components/lib"
-    lib.mkdir(parents=True, exist_ok=True)
-    (lib / "mysql-connector.jar").write_bytes(b"driver\n")
-
-
-def conflicting_change(home: Path) -> None:
-    """A local change that conflicts with the sample's level-2 update (same line)."""
-    sh = home / "bin/api-manager.sh"
-    sh.write_text(sh.read_text().replace("-Xms256m", "-Xms512m"))
-
-
-Mutator = Callable[[Path], None]

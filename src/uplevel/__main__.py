@@ -1,3 +1,3 @@
-from uplevel.cli import main
+from uplevel.cli.app import main
 
 main()

@@ -5,6 +5,9 @@
     ├── HomeError (1)            home not adopted, bad state files, unknown schema version
     ├── BundleError (1)          bundle malformed, tampered, or not for this home
     │   └── UnsafePathError (1)  a path would escape the home or write through a symlink
+    ├── ServerError (1)          the update server could not be reached, refused us, or sent
+    │                            something that failed verification (client/)
+    ├── PublisherError (1)       a repository directory is not one, or is damaged (repo/)
     ├── NotEnoughSpaceError (1)
     ├── PendingTransactionError (1)   stopped on conflicts: continue or abort first
     └── BusyError (4)            the product runs, or another uplevel holds the home
@@ -39,6 +42,14 @@ class BundleError(UplevelError):
 
 class UnsafePathError(BundleError):
     pass
+
+
+class ServerError(UplevelError):
+    """The server could not be reached, refused us, or sent something that failed verification."""
+
+
+class PublisherError(UplevelError):
+    """A repository directory is missing its configuration, metadata, database or contents."""
 
 
 class NotEnoughSpaceError(UplevelError):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet.support import (
+from tests.support.fleet import (
     BIN,
     CONF,
     PID_FILE,
@@ -286,8 +286,8 @@ ONLINE = """\
 
 
 def test_update_module_online_from_the_server_the_home_follows(tmp_path: Path) -> None:
-    from tests.e2e.support import serving
-    from uplevel.sample import write_pack
+    from tests.support.server import serving
+    from uplevel.devtools.sample import write_pack
 
     fleet = make_fleet(tmp_path, start=False)
     trees = {n: tmp_path / f"level{n}" for n in (0, 1)}

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.fleet.support import CONF, NODES, Fleet, make_fleet, recap, tree_digest, uplevel
+from tests.support.fleet import CONF, NODES, Fleet, make_fleet, recap, tree_digest, uplevel
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,8 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from tuf.api.exceptions import UnsignedMetadataError
 
-from tests.conftest import run_cli
-from tests.repo.conftest import new_repo, tuf_client
+from tests.support.homes import run_cli
+from tests.support.repo import new_repo, tuf_client
 from uplevel.errors import UsageError
 from uplevel.repo.metadata import refresh_timestamp
 from uplevel.repo.roles import init_repo, resign, rotate_key

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.repo.conftest import Member, write_zip
+from tests.support.repo import Member, write_zip
+from uplevel.core.manifest import Entry
 from uplevel.errors import UnsafePathError
-from uplevel.model import Entry
 from uplevel.repo.packzip import Pack
 
 TOP = "wso2am-4.2.0"

@@ -11,18 +11,13 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from tests.conftest import Sample, run_cli
-from tests.repo.conftest import (
-    Member,
-    copy_tree,
-    new_repo,
-    repo_snapshot,
-    tuf_client,
-    write_zip,
-)
-from uplevel.bundle import diff_manifests
+from tests.support.homes import Sample, run_cli
+from tests.support.repo import Member, copy_tree, new_repo, repo_snapshot, tuf_client, write_zip
+from uplevel.core.jump import diff_manifests
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.devtools.sample import PRODUCT
+from uplevel.engine.scan import read_tree
 from uplevel.errors import BundleError, UplevelError
-from uplevel.model import Entry, Manifest
 from uplevel.repo.catalog import list_repo
 from uplevel.repo.documents import LevelManifest, LevelUpdate
 from uplevel.repo.state import open_repo
@@ -32,8 +27,6 @@ from uplevel.repo.update import (
     add_update_from_changes,
     add_update_from_trees,
 )
-from uplevel.sample import PRODUCT
-from uplevel.scan import read_tree
 
 README = "README.txt"
 LOG4J = "repository/conf/log4j2.properties"

@@ -7,14 +7,14 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from tests.conftest import Sample, run_cli
-from tests.repo.conftest import copy_tree, new_repo, tuf_client
+from tests.support.homes import Sample, run_cli
+from tests.support.repo import copy_tree, new_repo, tuf_client
+from uplevel.devtools.sample import PRODUCT
+from uplevel.engine.scan import read_tree
 from uplevel.repo.catalog import list_repo
 from uplevel.repo.product import add_product
 from uplevel.repo.state import open_repo
 from uplevel.repo.update import UpdateDetails, add_update_from_trees
-from uplevel.sample import PRODUCT
-from uplevel.scan import read_tree
 
 CRASH_EXIT = 137
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.repo.conftest import Member, new_repo, write_zip
+from tests.support.homes import run_cli
+from tests.support.repo import Member, new_repo, write_zip
+from uplevel.devtools.sample import PRODUCT
 from uplevel.errors import UsageError
 from uplevel.repo.product import add_product
 from uplevel.repo.tokens import authorize, create_token, list_tokens, revoke_token
-from uplevel.sample import PRODUCT
 
 OTHER = "wso2is-7.0.0"
 TOKEN_RE = re.compile(r"^upl_[A-Za-z0-9_-]{43}$")

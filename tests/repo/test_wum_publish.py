@@ -7,9 +7,9 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.conftest import run_cli, snapshot
-from tests.repo.conftest import tree_members, write_zip
-from tests.unit.test_wum import CARBON, GONE, JAR, build
+from tests.support.homes import run_cli, snapshot
+from tests.support.repo import tree_members, write_zip
+from tests.support.wum import CARBON, GONE, JAR, build
 
 PRODUCT = "wso2am-2.6.0"
 
@@ -64,7 +64,7 @@ def test_wum_zip_is_published_as_the_next_level(tmp_path: Path) -> None:
     with open_repo(repo) as opened:
         level1 = opened.pristine(PRODUCT, "full")
     assert level1 is not None and level1.level == 1
-    from uplevel.scan import read_tree
+    from uplevel.engine.scan import read_tree
 
     got = {p: (e.kind, e.sha256) for p, e in level1.manifest.items()}
     want = {p: (e.kind, e.sha256) for p, e in read_tree(expect).items()}

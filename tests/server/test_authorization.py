@@ -6,7 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.server.conftest import AM, IS, Published, bearer
+from tests.support.published import AM, IS, Published
+from tests.support.server import bearer
 
 RESOURCES = ("metadata", "target_full", "target_security", "blob_am", "blob_is")
 

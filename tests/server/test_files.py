@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.server.conftest import AM, Published, bearer
+from tests.support.published import AM, Published
+from tests.support.server import bearer
 
 
 @pytest.fixture

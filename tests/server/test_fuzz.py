@@ -17,7 +17,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 
-from tests.server.conftest import AM, Published, Server, bearer
+from tests.support.published import AM, Published
+from tests.support.server import Server, bearer
 
 EXAMPLES = 50
 OPERATIONS = {

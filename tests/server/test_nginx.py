@@ -12,16 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import run_cli
-from tests.server.conftest import (
-    AM,
-    Published,
-    Server,
-    bearer,
-    create_token,
-    free_port,
-    raw_get,
-)
+from tests.support.homes import run_cli
+from tests.support.published import AM, Published, create_token
+from tests.support.server import Server, bearer, free_port, raw_get
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "uplevel.conf"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)

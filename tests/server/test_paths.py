@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server.conftest import Published, Server, bearer, raw_get
+from tests.support.published import Published
+from tests.support.server import Server, bearer, raw_get
 
 TRAVERSALS = [
     "/v1/metadata/../../canary.txt",

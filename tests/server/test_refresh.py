@@ -10,9 +10,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import run_cli
-from tests.server.conftest import bearer, create_token, start_server, wait_healthy
-from uplevel import fsio
+from tests.support.homes import run_cli
+from tests.support.published import create_token
+from tests.support.server import bearer, start_server, wait_healthy
+from uplevel.engine import fsio
 from uplevel.repo.config import RepoConfig
 from uplevel.repo.keys import KeyStore
 from uplevel.repo.layout import RepoLayout

@@ -4,7 +4,6 @@ errors, and the JSON access log (which never holds a token)."""
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import json
 import signal
 import socket
@@ -14,48 +13,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from tests.conftest import run_cli
-from tests.server.conftest import Published, Server, bearer, start_server, wait_healthy
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
+from tests.support.homes import run_cli
+from tests.support.published import Published
+from tests.support.server import Server, bearer, start_server, wait_healthy
+from tests.support.tuf import self_signed_cert
 
 
 def test_https_and_a_clean_stop_on_sigint(published: Published, tmp_path: Path) -> None:
-    cert, key = self_signed(tmp_path)
+    cert, key = self_signed_cert(tmp_path)
     server = start_server(
         published.repo, tmp_path, "--tls-cert", str(cert), "--tls-key", str(key), scheme="https"
     )
@@ -96,7 +62,7 @@ def test_sigterm_lets_a_download_in_flight_finish(published: Published, tmp_path
 
 
 def test_tls_options_go_together(published: Published, tmp_path: Path) -> None:
-    cert, _ = self_signed(tmp_path)
+    cert, _ = self_signed_cert(tmp_path)
     r = run_cli("serve", published.repo, "--port", "0", "--tls-cert", cert)
     assert r.returncode == 2
     assert "--tls-cert and --tls-key go together" in r.stderr

@@ -46,18 +46,20 @@ from tuf.api.metadata import Metadata
 from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
 from tuf.ngclient.config import EnvelopeType
 
-from uplevel import fsio
-from uplevel.bundle import SIGNED_DESCRIPTOR, BundleDescriptor, loads_strict
-from uplevel.descriptor import CHANNELS, PRODUCT_RE, check_product
+from uplevel.client.fetch import FetchConfig, Fetcher
+from uplevel.client.tufclient import ROOT_HISTORY, TargetNotFoundError, TufClient
+from uplevel.core.jsonstrict import loads_strict
+from uplevel.core.jump import BundleDescriptor
+from uplevel.core.updateinfo import CHANNELS, PRODUCT_RE, check_product
+from uplevel.engine import fsio
 from uplevel.errors import BundleError, UsageError
-from uplevel.fetch import FetchConfig, Fetcher
+from uplevel.formats.bundle import SIGNED_DESCRIPTOR
 from uplevel.repo.documents import (
     LevelManifest,
     LevelUpdate,
     read_level_manifest,
     read_level_update,
 )
-from uplevel.tufclient import ROOT_HISTORY, TargetNotFoundError, TufClient
 
 SIGNED_FORMAT = "uplevel-signed-bundle"
 SIGNED_SCHEMA = 1
@@ -82,7 +84,7 @@ _BLOB_MEMBER = re.compile(r"blobs/([0-9a-f]{64})")
 
 # OfflineTrustedSet overrides this python-tuf 7 internal (and VerifiedBundle checks the
 # Updater's `_trusted_set`): fail at import, not mid-apply, if a release renames it (the
-# same guard uplevel.tufclient keeps for its hooks).
+# same guard uplevel.client.tufclient keeps for its hooks).
 if not callable(getattr(TrustedMetadataSet, "_check_final_timestamp", None)):
     raise ImportError("python-tuf's TrustedMetadataSet changed: uplevel.client.offline needs tuf 7")
 

@@ -1,7 +1,7 @@
 """A subscriber's view of one update server: TUF-verified documents and verified blobs.
 
 All network access of the online commands goes through here (and through
-uplevel.fetch, the one HTTP port). Documents are TUF targets, so python-tuf
+uplevel.client.fetch, the one HTTP port). Documents are TUF targets, so python-tuf
 verifies them against the root pinned in the home; blobs are checked against
 the sizes and sha256 in a verified manifest.json before anything uses them.
 """
@@ -20,11 +20,12 @@ from tuf.api._payload import Targets as TargetsRole
 from tuf.api.exceptions import DownloadError, RepositoryError
 from tuf.api.metadata import Metadata
 
-from uplevel import fsio
-from uplevel.bundle import BlobInfo, BundleDescriptor
-from uplevel.errors import BundleError, UplevelError
-from uplevel.fetch import FetchConfig, Fetcher
-from uplevel.model import Entry, Manifest
+from uplevel.client.fetch import FetchConfig, Fetcher
+from uplevel.client.tufclient import TufClient, validate_root
+from uplevel.core.jump import BlobInfo, BundleDescriptor
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.engine import fsio
+from uplevel.errors import BundleError, ServerError
 from uplevel.repo.documents import (
     LevelManifest,
     LevelUpdate,
@@ -33,14 +34,9 @@ from uplevel.repo.documents import (
     read_level_manifest,
     read_level_update,
 )
-from uplevel.tufclient import TufClient, validate_root
 
 MAX_ROOT = 1 << 20
 DOWNLOAD_THREADS = 4
-
-
-class ServerError(UplevelError):
-    """The server could not be reached, refused us, or sent something that failed verification."""
 
 
 @dataclass
@@ -206,7 +202,7 @@ class Remote:
 
 
 def _sha_of(path: Path) -> str:
-    from uplevel.scan import hash_file
+    from uplevel.engine.scan import hash_file
 
     return hash_file(path)
 
@@ -273,7 +269,7 @@ def descriptor_between(
     updates: list[LevelUpdate],
 ) -> BundleDescriptor:
     """The same descriptor a bundle from `old.level` to `new.level` would carry."""
-    from uplevel.bundle import diff_manifests
+    from uplevel.core.jump import diff_manifests
 
     changes: dict[str, Entry | None] = diff_manifests(old.manifest, new.manifest)
     blobs = {
@@ -294,3 +290,18 @@ def descriptor_between(
 
 def manifest_entries(m: Manifest) -> dict[str, Entry]:
     return dict(m.items())
+
+
+def home_remote(
+    metadata_dir: Path, server: str, token_file: Path | None, ca_bundle: Path | None
+) -> Remote:
+    """The Remote of a home (its TUF metadata in `metadata_dir`), with the subscriber token
+    found the usual way (credentials.resolve_token)."""
+    from uplevel.client.credentials import resolve_token
+
+    return Remote(
+        url=server,
+        metadata_dir=metadata_dir,
+        token=resolve_token(server, token_file),
+        ca_bundle=ca_bundle,
+    )

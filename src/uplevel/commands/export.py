@@ -1,28 +1,21 @@
-"""export, and apply of a signed bundle: updates for air-gapped sites, verified as online.
+"""export: signed bundles for air-gapped sites, verified as online (commands/apply.py's
+`apply_signed` applies them).
 
 `export` runs on the connected side. It refreshes TUF from the server exactly as
 `uplevel update` does (the exporter verifies everything it packs) and writes the
 metadata as served, the level documents and the blobs of one jump into a signed
 bundle (docs/bundle-format.md, "Signed bundles").
-
-`apply_signed` runs on the air-gapped side. python-tuf walks the bundle as if it were
-the server, against the root this home pinned at `init --server`; the level documents
-it verifies give the descriptor, each blob is checked against them, and the home then
-changes only through the same apply_source (planner, merge, conflicts, journal) as
-every other update. The home's trusted metadata is advanced only after all of that
-verified, and to exactly the files an online refresh would have written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,29 +25,25 @@ from tuf.api.metadata import Metadata
 from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet
 from tuf.ngclient.config import EnvelopeType
 
-from uplevel import fsio
-from uplevel.bundle import BASE_BLOB_LIMIT, SIGNED_DESCRIPTOR
+from uplevel.client.credentials import resolve_token
 from uplevel.client.offline import (
     DEFAULT_MAX_AGE,
     TIMESTAMP_MEMBER,
     SignedBundle,
     SignedBundleInfo,
-    SignedBundleUpdate,
-    VerifiedBundle,
-    commit_trust,
     utc_iso,
 )
-from uplevel.client.remote import MAX_ROOT, Remote, ServerError, descriptor_between
-from uplevel.commands.update import ApplyResult, OnConflict, apply_source
-from uplevel.credentials import resolve_token
-from uplevel.descriptor import check_channel, check_product
+from uplevel.client.remote import MAX_ROOT, Remote, descriptor_between
+from uplevel.client.tufclient import ROOT_HISTORY
+from uplevel.core.plan import MERGE_MAX
+from uplevel.core.updateinfo import check_channel, check_product
+from uplevel.engine import fsio
+from uplevel.engine.session import open_home
 from uplevel.errors import (
-    BundleError,
-    BusyError,
-    HomeError,
-    PendingTransactionError,
+    ServerError,
     UsageError,
 )
+from uplevel.formats.bundle import SIGNED_DESCRIPTOR
 from uplevel.merge.text import is_text
 from uplevel.repo.documents import (
     MANIFEST_DOC,
@@ -62,11 +51,8 @@ from uplevel.repo.documents import (
     LevelManifest,
     LevelUpdate,
     StoredBlob,
-    channel_levels,
     target_path,
 )
-from uplevel.session import open_home
-from uplevel.tufclient import ROOT_HISTORY
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _T = TypeVar("_T")
@@ -216,7 +202,7 @@ def _export(
             continue
         needed[e.sha256] = new.blobs[e.sha256]
         before = old.manifest.get(p)
-        if before is not None and before.kind == "file" and before.size <= BASE_BLOB_LIMIT:
+        if before is not None and before.kind == "file" and before.size <= MERGE_MAX:
             bases[before.sha256] = old.blobs[before.sha256]
     info = SignedBundleInfo(
         product=product,
@@ -350,7 +336,6 @@ def _write(
 ) -> None:
     """The zip, written beside `output` and renamed into place once whole and fsynced (a
     half-written bundle never carries the final name)."""
-    tmp = output.with_name(output.name + ".part")
 
     def entry(name: str, compress: bool) -> zipfile.ZipInfo:
         zi = zipfile.ZipInfo(name, _ZIP_TIME)
@@ -358,7 +343,7 @@ def _write(
         zi.external_attr = 0o644 << 16
         return zi
 
-    try:
+    with fsio.durable_output(output) as tmp:
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
             descriptor = json.dumps(info.to_dict(), indent=1, sort_keys=True).encode() + b"\n"
             zf.writestr(entry(SIGNED_DESCRIPTOR, True), descriptor)
@@ -369,128 +354,5 @@ def _write(
                 zi.file_size = src.stat().st_size
                 with open(src, "rb") as f, zf.open(zi, "w", force_zip64=True) as dst:
                     shutil.copyfileobj(f, dst, fsio.CHUNK)
-        with open(tmp, "rb+") as written:
-            os.fsync(written.fileno())
         with SignedBundle(tmp):  # the reader's shape rules, so a writer bug never ships
             pass
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsio.replace(tmp, output)
-    fsio.fsync_dir(output.parent)
-
-
-# --- apply a signed bundle -------------------------------------------------------------------
-
-
-def apply_signed(
-    root: Path,
-    bundle_path: Path,
-    *,
-    max_age: dt.timedelta = DEFAULT_MAX_AGE,
-    dry_run: bool = False,
-    on_conflict: OnConflict = "stop",
-    force: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> ApplyResult:
-    """In-place update from a signed bundle, verified against the home's pinned root."""
-    with SignedBundle(bundle_path) as bundle:
-        with open_home(root, change=False) as s:
-            home, st = s.home, s.state
-            if s.read_only:
-                raise BusyError(f"another uplevel is working on {home.root}")
-            if st.pending:
-                raise PendingTransactionError(
-                    f"an update of this home stopped on conflicts (transaction {st.pending})",
-                    hint="resolve them and run `uplevel continue`, or run `uplevel abort`",
-                )
-            pinned = home.tuf_dir / "root.json"
-            if not pinned.is_file():
-                raise HomeError(
-                    "this home has no pinned root of trust, so a signed bundle cannot be "
-                    "verified here (the home was adopted without a server)",
-                    hint="adopt the home with `uplevel init --server URL` (that pins the "
-                    "repository's root), or apply an unsigned bundle",
-                )
-            _check_for_home(bundle.info, st.product, st.channel, st.level)
-            with tempfile.TemporaryDirectory(prefix="uplevel-offline-") as scratch:
-                work = Path(scratch) / "tuf"
-                shutil.copytree(home.tuf_dir, work)
-                verified = VerifiedBundle(
-                    bundle, work, bootstrap=pinned.read_bytes(), max_age=max_age
-                )
-                verified.refresh()
-                source = _verified_source(
-                    verified, bundle, st.product, st.channel, st.level, st.pristine
-                )
-                trusted = verified.trusted
-                notes = [
-                    f"signed bundle verified against this home's root (version "
-                    f"{trusted.root.version}); timestamp version {trusted.timestamp.version}, "
-                    f"exported {bundle.info.exported_at}"
-                ]
-                if trusted.timestamp.is_expired(trusted.wall_clock):
-                    notes.append(
-                        f"its timestamp expired at {utc_iso(trusted.timestamp.expires)}; "
-                        "accepted as an offline bundle within --max-age"
-                    )
-                if not dry_run:
-                    commit_trust(work, home.tuf_dir)
-        result = apply_source(
-            root,
-            source,
-            label=bundle_path.name,
-            dry_run=dry_run,
-            on_conflict=on_conflict,
-            force=force,
-            progress=progress,
-        )
-    return replace(result, notes=(*notes, *result.notes))
-
-
-def _check_for_home(info: SignedBundleInfo, product: str, channel: str, level: int) -> None:
-    """The descriptor's claims against the home, for a clear early refusal (the verified
-    documents decide again later)."""
-    if info.product != product:
-        raise BundleError(f"the bundle is for {info.product}; this home is {product}")
-    if info.channel != channel:
-        raise BundleError(
-            f"the bundle's levels are those of the {info.channel} channel; this home follows {channel}"
-        )
-    if info.from_level != level:
-        raise BundleError(
-            f"the bundle goes from level {info.from_level} to {info.to_level}; "
-            f"this home is at level {level}",
-            hint="export a bundle that starts at this home's level",
-        )
-
-
-def _verified_source(
-    verified: VerifiedBundle,
-    bundle: SignedBundle,
-    product: str,
-    channel: str,
-    level: int,
-    pristine: str,
-) -> SignedBundleUpdate:
-    """The descriptor from documents python-tuf verified, and blobs checked against them."""
-    to_level = bundle.info.to_level
-    levels = channel_levels(verified.target_paths(), product, channel)
-    if to_level not in levels:
-        raise BundleError(
-            f"{bundle.path}: level {to_level} of {product} ({channel}) is not in the signed metadata"
-        )
-    old = verified.level_manifest(product, channel, level)
-    if old.manifest.digest != pristine:
-        raise HomeError(
-            f"the repository's level {level} differs from the pristine tree this home recorded",
-            hint="the repository was rebuilt; adopt the home again with `uplevel init --server`",
-        )
-    new = verified.level_manifest(product, channel, to_level)
-    updates = [verified.level_update(product, channel, n) for n in levels if level < n <= to_level]
-    descriptor = descriptor_between(
-        product=product, channel=channel, old=old, new=new, updates=updates
-    )
-    source = SignedBundleUpdate(bundle, descriptor)
-    source.check_blobs()
-    return source

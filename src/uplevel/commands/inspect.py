@@ -1,79 +1,16 @@
-"""init, status, verify, history: adopting a home and looking at it."""
+"""status, verify, history, profile: looking at a home (adopting one is commands/adopt.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uplevel import fsio
-from uplevel.errors import HomeError, UsageError
-from uplevel.home import Event, Home, State, now
-from uplevel.localchanges import LocalChanges, compare, seed_index
-from uplevel.scan import read_tree
-from uplevel.session import open_home
-
-
-@dataclass(frozen=True, kw_only=True)
-class InitResult:
-    home: str
-    product: str
-    level: int
-    channel: str
-    files: int
-    bytes: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def init(
-    root: Path,
-    *,
-    product: str,
-    level: int,
-    channel: str,
-    progress: Callable[[int], None] | None = None,
-) -> InitResult:
-    """Adopt a home that is pristine at `level`: record its manifest as pristine."""
-    from uplevel.descriptor import check_channel, check_product
-
-    check_product(product)
-    check_channel(channel)
-    if level < 0:
-        raise UsageError("--level must be 0 or more")
-    home = Home(root)
-    if not home.root.is_dir():
-        raise UsageError(f"{root} is not a directory")
-    if home.adopted:
-        raise HomeError(f"{home.root} is already adopted by uplevel", hint="see `uplevel status`")
-    with home.locked():
-        stats: dict[str, os.stat_result] = {}
-        manifest = read_tree(home.root, progress, stats)
-        fsio.makedirs(home.manifests)
-        fsio.makedirs(home.objects)
-        digest = home.save_manifest(manifest)
-        state = State(
-            product=product,
-            channel=channel,
-            level=level,
-            pristine=digest,
-            levels={level: digest},
-            history=(Event(time=now(), event="init", from_level=level, to_level=level),),
-        )
-        home.save_state(state)
-        seed_index(home, manifest, stats)
-    return InitResult(
-        home=str(home.root),
-        product=product,
-        level=level,
-        channel=channel,
-        files=sum(1 for e in manifest.values() if e.kind == "file"),
-        bytes=manifest.total_size,
-    )
+from uplevel.engine.home import Home, State
+from uplevel.engine.localchanges import LocalChanges, compare
+from uplevel.engine.session import open_home
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,7 +42,7 @@ class StatusResult:
 def _pending(home: Home, state: State) -> dict[str, Any] | None:
     if not state.pending:
         return None
-    from uplevel.txn import open_transaction
+    from uplevel.engine.txn import open_transaction
 
     txn = open_transaction(home)
     if txn is None:
@@ -205,3 +142,25 @@ def history(root: Path) -> HistoryResult:
         return HistoryResult(
             product=s.state.product, level=s.state.level, events=tuple(events), notes=tuple(s.notes)
         )
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    profiles: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"profiles": self.profiles}
+
+
+def profiles(root: Path, *, product: str | None = None, list_all: bool = False) -> ProfileResult:
+    """The profile in effect for `product` (default: the home's product), or, with
+    `list_all`, every profile found, as written."""
+    from uplevel.engine.profiles import load_profiles, profile_for
+
+    if list_all:
+        return ProfileResult([p.as_dict() for p in load_profiles()])
+    if product is None:
+        home = Home(root)
+        home.require_adopted()
+        product = home.load_state().product
+    return ProfileResult([profile_for(product).as_dict()])

@@ -22,24 +22,26 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from uplevel import fsio
-from uplevel.client.closest import closest_level
+from uplevel.commands.adopt import adoption, write_adoption
+from uplevel.core.closest import closest_level
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.core.migrate_plan import Item, counts, differs, plan_migration
+from uplevel.core.paths import parents
+from uplevel.core.plan import MERGE_MAX
+from uplevel.core.profile import Profile
+from uplevel.engine import fsio
+from uplevel.engine.conflicts import ConflictRecord, helper_change, helper_files
+from uplevel.engine.home import Event, Home, State, now
+from uplevel.engine.localchanges import load_index, rebase_index  # OLD's index: only read
+from uplevel.engine.profiles import profile_for
+from uplevel.engine.running import check_stopped
+from uplevel.engine.scan import entry_from_stat, hash_many, walk
+from uplevel.engine.session import open_home
+from uplevel.engine.txn import Change, CopyOf, Transaction
 from uplevel.errors import BusyError, HomeError, UplevelError, UsageError
-from uplevel.h2lock import LOCK_SUFFIX, holder, is_database
-from uplevel.home import Event, Home, State, now
-from uplevel.localchanges import load_index, rebase_index  # OLD's index: only read
-from uplevel.migrate_plan import Item, counts, differs, plan_migration
-from uplevel.model import Entry, Manifest
-from uplevel.paths import parents
-from uplevel.profile import Profile, profile_for
-from uplevel.scan import entry_from_stat, hash_many, walk
-from uplevel.session import open_home
-from uplevel.txn import Change, CopyOf, Transaction
 
 if TYPE_CHECKING:
-    from uplevel.client.levels import LevelSource
-
-MAX_MERGE = 16 << 20  # larger "configuration" is not merged in memory: a conflict instead
+    from uplevel.client.sources import LevelSource
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,39 +88,6 @@ class MigrateResult:
             "closeness": list(self.closeness),
             "notes": list(self.notes),
         }
-
-
-# --- refusing while a server runs ----------------------------------------------------------
-
-
-def check_stopped(
-    root: Path, profile: Profile, stats: dict[str, os.stat_result], *, which: str, force: bool
-) -> None:
-    """BusyError (exit 4) while the server of the home at `root` seems to run.
-
-    `--force` overrides the pid file and `*.lock.db` files (both can be stale after a
-    crash), never a database file that a live process holds locked right now."""
-    if not force:
-        try:
-            profile.check_not_running(root)
-        except BusyError as exc:
-            raise BusyError(f"{which} {root}: {exc.message}", hint=exc.hint) from exc
-        locks = sorted(p for p in stats if p.endswith(LOCK_SUFFIX))
-        if locks:
-            raise BusyError(
-                f"{which} {root}: an H2 database is open: {locks[0]} exists",
-                hint="stop the server first (a crashed server leaves it behind: then --force)",
-            )
-    for p in sorted(stats):
-        if is_database(p) and stat.S_ISREG(stats[p].st_mode):
-            pid = holder(root / p)
-            if pid is not None:
-                who = f"process {pid}" if pid else "another process"
-                raise BusyError(
-                    f"{which} {root}: the database {p} is open ({who} holds its lock)",
-                    hint="stop the server first; a database copied while open is a corrupt "
-                    "copy, so --force does not override this",
-                )
 
 
 # --- reading a tree ---------------------------------------------------------------------------
@@ -201,7 +170,7 @@ def _find_old_pristine(
         )
     levels = repo.levels(product, channel)
     if not levels:
-        raise UsageError(f"{repo.label} publishes no level of {product} ({channel} channel)")
+        raise UsageError(f"{repo.origin} publishes no level of {product} ({channel} channel)")
     if from_level is not None:
         if from_level not in levels:
             raise UsageError(
@@ -247,16 +216,14 @@ def _level_source(
     def get() -> LevelSource | None:
         if opened:
             return opened[0]
-        from uplevel.client.levels import LocalRepository, ServerRepository
+        from uplevel.client.sources import RepositoryDirectory, ServerLevels
 
         src: LevelSource | None = None
         if repo is not None:
-            src = LocalRepository(repo)
+            src = RepositoryDirectory(repo)
         elif server is not None:
             tuf = next((p for p in pinned if (p / "root.json").is_file()), None)
-            src = ServerRepository(
-                server, pinned_root=tuf, token_file=token_file, ca_bundle=ca_bundle
-            )
+            src = ServerLevels(server, pinned=tuf, token_file=token_file, ca_bundle=ca_bundle)
         if src is not None:
             opened.append(src)
         return src
@@ -318,9 +285,9 @@ def migrate(
         channel = old_state.channel if old_state else new_state.channel if new_state else "full"
         profile = profile_for(new_product)
         old_stats = _stats(a)
-        check_stopped(a, profile_for(old_product), old_stats, which="OLD", force=force)
+        check_stopped(a, profile_for(old_product), files=old_stats, which="OLD", force=force)
         new_stats = _stats(b)
-        check_stopped(b, profile, new_stats, which="NEW", force=force)
+        check_stopped(b, profile, files=new_stats, which="NEW", force=force)
         source = stack.enter_context(
             _level_source(
                 repo,
@@ -506,25 +473,9 @@ def _adopt(
     with new_home.locked():
         if new_home.adopted:
             raise HomeError(f"{new_home.root} was adopted meanwhile; run the command again")
-        fsio.makedirs(new_home.manifests)
-        fsio.makedirs(new_home.objects)
-        digest = new_home.save_manifest(pristine)
-        event = Event(
-            time=now(),
-            event="init",
-            from_level=level,
-            to_level=level,
-            detail=f"adopted by migrate from {old} (pristine: {how})",
-        )
-        state = State(
-            product=product,
-            channel=channel,
-            level=level,
-            pristine=digest,
-            levels={level: digest},
-            history=(event,),
-        )
-        new_home.save_state(state)
+        detail = f"adopted by migrate from {old} (pristine: {how})"
+        state = adoption(product, channel, level, pristine, detail=detail)
+        write_adoption(new_home, state, pristine)
 
 
 def _plan(
@@ -615,9 +566,9 @@ def _plan(
             reason = why or "changed in OLD and in NEW: the merge conflicts"
             i = replace(i, action="conflict", reason=reason)
         if i.action == "conflict":
-            c = _conflict(i, outcome)
-            c["helpers"] = _helpers(i, b, bases, outcome.merged if outcome else None, helpers)
-            conflicts.append(c)
+            made = _helpers(i, b, bases, outcome.merged if outcome else None)
+            helpers.update(made)
+            conflicts.append(_conflict(i, outcome, tuple(made)).to_dict())
         final.append(i)
     changes: list[Change] = []
     copies: dict[str, CopyOf] = {}
@@ -626,17 +577,12 @@ def _plan(
             continue
         after = i.old
         if i.action == "merge":
-            after = _bytes_entry(merged[i.path], i.old.mode)
+            after = Entry.for_bytes(merged[i.path], i.old.mode)
         elif i.old.kind == "file":
             copies[i.path] = CopyOf(a / i.path, link=i.action == "copy")
         changes.append(Change(path=i.path, before=i.new, after=after))
-    for path, data in sorted(helpers.items()):
-        changes.append(Change(path=path, before=None, after=_bytes_entry(data, 0o644), helper=True))
+    changes.extend(helper_change(path, data) for path, data in sorted(helpers.items()))
     return _Plan(final, changes, merged, helpers, copies, conflicts, notes)
-
-
-def _bytes_entry(data: bytes, mode: int) -> Entry:
-    return Entry(kind="file", mode=mode, size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
 
 def _carry(
@@ -792,7 +738,7 @@ def _merge(
     base = bases.get(i.base.sha256)
     if base is None:
         return None, "changed in OLD and in NEW; OLD's pristine version is not available"
-    if max(i.base.size, i.old.size, i.new.size) > MAX_MERGE:
+    if max(i.base.size, i.old.size, i.new.size) > MERGE_MAX:
         return None, "changed in OLD and in NEW; too large to merge"
     ours, theirs = (a / i.path).read_bytes(), (b / i.path).read_bytes()
     if not (is_text(base) and is_text(ours) and is_text(theirs)):
@@ -803,44 +749,27 @@ def _merge(
         return None, f"changed in OLD and in NEW; cannot be merged ({exc})"
 
 
-def _conflict(i: Item, outcome: Any) -> dict[str, Any]:
-    def e(x: Entry | None) -> dict[str, Any] | None:
-        return x.to_dict() if x else None
-
-    mode = i.old.mode if i.old is not None and i.old.kind == "file" else 0o644
-    return {
-        "path": i.path,
-        "reason": i.reason,
-        "base": e(i.base),
-        "upstream": e(i.new),
-        "local": e(i.old),
-        "mode": mode,
-        "helpers": [],
-        "format": outcome.format if outcome is not None else None,
-        "settings": [c.to_dict() for c in outcome.conflicts] if outcome is not None else [],
-    }
+def _conflict(i: Item, outcome: Any, helpers: tuple[str, ...]) -> ConflictRecord:
+    return ConflictRecord(
+        path=i.path,
+        reason=i.reason,
+        base=i.base,
+        upstream=i.new,
+        local=i.old,
+        mode=i.old.mode if i.old is not None and i.old.kind == "file" else 0o644,
+        helpers=helpers,
+        outcome=outcome,
+    )
 
 
-def _helpers(
-    i: Item, b: Path, bases: dict[str, bytes], merged: bytes | None, out: dict[str, bytes]
-) -> list[str]:
+def _helpers(i: Item, b: Path, bases: dict[str, bytes], merged: bytes | None) -> dict[str, bytes]:
     """f.original (OLD's pristine), f.new (NEW's file) and f.merge beside f in NEW, which
     holds OLD's file while the migrate is stopped (as a stopped apply leaves the operator's)."""
-    wanted = {
-        ".original": bases.get(i.base.sha256) if i.base and i.base.kind == "file" else None,
-        ".new": (b / i.path).read_bytes() if i.new is not None and i.new.kind == "file" else None,
-        ".merge": merged,
-    }
-    made = []
-    for suffix, data in wanted.items():
-        if data is None:
-            continue
-        path = i.path + suffix
-        if os.path.lexists(b / path):
-            raise UplevelError(
-                f"cannot leave {path} for the conflict on {i.path}: that file already exists in NEW",
-                hint="move it away and run the command again",
-            )
-        out[path] = data
-        made.append(path)
-    return made
+    return helper_files(
+        b,
+        i.path,
+        original=bases.get(i.base.sha256) if i.base and i.base.kind == "file" else None,
+        new=(b / i.path).read_bytes() if i.new is not None and i.new.kind == "file" else None,
+        merge=merged,
+        where=" in NEW",
+    )

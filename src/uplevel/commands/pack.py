@@ -1,6 +1,6 @@
 """pack: the distribution zip of a product at a level, built from the update repository.
 
-Two sources of the same verified documents and contents:
+Two sources of the same verified documents and contents (client/sources.py):
 
 - a local repository directory (`--repo`, the publisher's): each level document is read
   from `targets/` and checked against the signed targets metadata (whose signatures are
@@ -10,7 +10,7 @@ Two sources of the same verified documents and contents:
   from `/v1/blobs/` and decompressed in memory.
 
 Either way every content is checked against the sha256 and size of the level's verified
-manifest while it is written (uplevel.packwriter), into a temporary file beside the output
+manifest while it is written (uplevel.formats.packwriter), into a temporary file beside the output
 that is fsynced and renamed only when the whole zip is written: a refused content, a
 hostile path or an interrupted run leaves no pack behind.
 
@@ -24,29 +24,24 @@ reproducibility guarantees.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from uplevel.client.changelog import LevelNotes, changelog
-from uplevel.descriptor import CHANNELS, SEVERITIES, check_channel, check_product
-from uplevel.errors import BundleError, HomeError, UnsafePathError, UsageError
-from uplevel.home import Event, State, adopted_state_files
-from uplevel.model import Manifest
-from uplevel.packwriter import IN_MEMORY_MAX, ZipItem, ZipOptions, ZipStats, write_zip
-from uplevel.paths import STATE_DIR, is_state_path, parents
+from uplevel.client.sources import LevelSource, RepositoryDirectory, ServerLevels
+from uplevel.commands.adopt import adoption
+from uplevel.core.changelog import LevelNotes, changelog
+from uplevel.core.manifest import Manifest
+from uplevel.core.paths import STATE_DIR, is_state_path, parents
+from uplevel.core.updateinfo import CHANNELS, SEVERITIES, check_channel, check_product
+from uplevel.engine.home import adopted_state_files
+from uplevel.errors import UnsafePathError, UsageError
+from uplevel.formats.packwriter import ZipItem, ZipOptions, ZipStats, write_zip
 from uplevel.repo.documents import (
-    LevelManifest,
     LevelUpdate,
-    StoredBlob,
-    channel_levels,
-    read_level_manifest,
-    read_level_update,
 )
 
 SUMMARY_NAME = "UPDATE-SUMMARY.md"
@@ -81,169 +76,6 @@ def pack_date(environ: dict[str, str] | os._Environ[str] | None = None) -> dt.da
         raise UsageError(f"SOURCE_DATE_EPOCH={raw!r} is not a number of seconds")
     moment = dt.datetime.fromtimestamp(int(raw), dt.UTC).replace(tzinfo=None)
     return min(max(moment, DEFAULT_DATE), dt.datetime(2107, 12, 31, 23, 59, 58))
-
-
-# --- sources ------------------------------------------------------------------------------
-
-
-class PackSource(Protocol):
-    """Verified level documents and contents, from a repository directory or a server."""
-
-    origin: str
-    server: str | None
-    workers: int
-    stream_large: bool
-
-    def levels(self, product: str, channel: str) -> list[int]: ...
-
-    def level_manifest(self, product: str, channel: str, level: int) -> LevelManifest: ...
-
-    def level_update(self, product: str, channel: str, level: int) -> LevelUpdate: ...
-
-    def trusted_root(self) -> tuple[int, bytes] | None: ...
-
-    def content(self, blobs: dict[str, StoredBlob]) -> Callable[[str, int], Iterable[bytes]]: ...
-
-
-class RepoSource:
-    """A repository directory, read without its lock (like `repo list`): only what the
-    signed targets metadata names is used, each document checked against it."""
-
-    workers = 2
-    stream_large = True  # contents over packwriter.IN_MEMORY_MAX are read twice, not held
-
-    def __init__(self, repo_dir: Path) -> None:
-        from uplevel.repo.config import RepoConfig
-        from uplevel.repo.layout import RepoLayout
-        from uplevel.repo.metadata import TufMetadata
-        from uplevel.repo.state import load_keys
-
-        self.origin = str(repo_dir.resolve())
-        self.server: str | None = None
-        self.layout = RepoLayout(repo_dir)
-        if not repo_dir.is_dir():
-            raise UsageError(f"--repo {repo_dir}: no such directory")
-        config = RepoConfig.load(self.layout.config)
-        tuf = TufMetadata(self.layout, config, load_keys(self.layout, config, None))
-        root = tuf.root()
-        self.targets = tuf.targets()
-        try:
-            root.signed.verify_delegate(
-                "targets", self.targets.signed_bytes, self.targets.signatures
-            )
-        except Exception as exc:
-            raise HomeError(
-                f"{repo_dir}: the targets metadata is not signed by the repository's root ({exc})",
-                hint="the repository is damaged; restore metadata/ from a backup",
-            ) from exc
-        self._root = (root.signed.version, self.layout.versioned("root", root.signed.version))
-
-    def levels(self, product: str, channel: str) -> list[int]:
-        return channel_levels(self.targets.signed.targets, product, channel)
-
-    def _get(self, name: str) -> bytes:
-        from uplevel.repo.metadata import read_published
-
-        return read_published(self.layout, self.targets.signed, name, self.origin)
-
-    def level_manifest(self, product: str, channel: str, level: int) -> LevelManifest:
-        return read_level_manifest(self._get, product, channel, level)
-
-    def level_update(self, product: str, channel: str, level: int) -> LevelUpdate:
-        return read_level_update(self._get, product, channel, level)
-
-    def trusted_root(self) -> tuple[int, bytes] | None:
-        from uplevel.tufclient import validate_root
-
-        version, path = self._root
-        data = path.read_bytes()
-        validate_root(data)
-        return version, data
-
-    def content(self, blobs: dict[str, StoredBlob]) -> Callable[[str, int], Iterable[bytes]]:
-        from uplevel.repo.blobs import blob_file, decompress
-
-        def chunks(sha256: str, size: int) -> Iterator[bytes]:
-            import zstandard
-
-            found = blob_file(self.layout.root, sha256)
-            if found is None:
-                raise BundleError(
-                    f"blob {sha256[:12]}… is missing from {self.layout.blobs}",
-                    hint="the repository is damaged; no pack was written",
-                )
-            path, encoding = found
-            if size <= IN_MEMORY_MAX:  # one read, one buffer: no joining of chunks
-                stored = path.read_bytes()
-                if encoding == "raw":
-                    yield stored
-                    return
-                try:
-                    yield decompress(stored, size)
-                except zstandard.ZstdError as exc:
-                    raise BundleError(f"{path}: damaged (corrupt zstd data: {exc})") from exc
-                return
-            with open(path, "rb") as f:
-                reader = f if encoding == "raw" else zstandard.ZstdDecompressor().stream_reader(f)
-                left = size + 1  # one byte more than expected is enough to refuse it
-                while left > 0 and (chunk := reader.read(min(1 << 20, left))):
-                    left -= len(chunk)
-                    yield chunk
-
-        return chunks
-
-
-class ServerSource:
-    """An update server through the TUF client (a fresh trust directory per run)."""
-
-    workers = 4  # downloads overlap
-    stream_large = False  # a content is downloaded once, into memory (as `uplevel update` does)
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        metadata_dir: Path,
-        token_file: Path | None,
-        root_file: Path | None,
-        ca_bundle: Path | None,
-    ) -> None:
-        from uplevel.client.remote import Remote
-        from uplevel.credentials import resolve_token
-
-        self.remote = Remote(
-            url=url,
-            metadata_dir=metadata_dir,
-            token=resolve_token(url, token_file),
-            ca_bundle=ca_bundle,
-        )
-        self.origin = self.remote.url
-        self.server: str | None = self.remote.url
-        bootstrap = root_file.read_bytes() if root_file else self.remote.fetch_initial_root()
-        self.remote.refresh(bootstrap)
-
-    def levels(self, product: str, channel: str) -> list[int]:
-        return self.remote.levels(product, channel)
-
-    def level_manifest(self, product: str, channel: str, level: int) -> LevelManifest:
-        return self.remote.level_manifest(product, channel, level)
-
-    def level_update(self, product: str, channel: str, level: int) -> LevelUpdate:
-        return self.remote.level_update(product, channel, level)
-
-    def trusted_root(self) -> tuple[int, bytes] | None:
-        from tuf.api.metadata import Metadata, Root  # type: ignore[attr-defined]
-
-        data = (self.remote.metadata_dir / "root.json").read_bytes()
-        return Metadata[Root].from_bytes(data).signed.version, data
-
-    def content(self, blobs: dict[str, StoredBlob]) -> Callable[[str, int], Iterable[bytes]]:
-        remote = self.remote
-
-        def chunks(sha256: str, size: int) -> Iterator[bytes]:
-            yield remote.blob_bytes(sha256, blobs[sha256])
-
-        return chunks
 
 
 # --- the pack's contents ---------------------------------------------------------------------
@@ -441,7 +273,7 @@ def _pick_level(levels: list[int], level: int | None, product: str, channel: str
 
 
 def build_pack(
-    source: PackSource,
+    source: LevelSource,
     *,
     product: str,
     channel: str,
@@ -469,22 +301,14 @@ def build_pack(
     digest = lm.manifest.digest
     label = pack_name(product, n, channel)
     moment = date or DEFAULT_DATE
-    state = State(
-        product=product,
-        channel=channel,
-        level=n,
-        pristine=digest,
-        levels={n: digest},
+    state = adoption(
+        product,
+        channel,
+        n,
+        lm.manifest,
         server=source.server,
-        history=(
-            Event(
-                time=moment.replace(tzinfo=dt.UTC).isoformat(timespec="seconds"),
-                event="init",
-                from_level=n,
-                to_level=n,
-                detail=f"unzipped from the uplevel pack of level {n} ({channel} channel)",
-            ),
-        ),
+        time=moment.replace(tzinfo=dt.UTC).isoformat(timespec="seconds"),
+        detail=f"unzipped from the uplevel pack of level {n} ({channel} channel)",
     )
     root = source.trusted_root()
     state_files = adopted_state_files(state, lm.manifest, trusted_root=root)
@@ -534,31 +358,12 @@ def _write_atomically(
     options: ZipOptions,
     progress: Callable[[int], None] | None,
 ) -> ZipStats:
-    """Temp file in the output's directory, fsync, rename, fsync the directory: the output
-    appears whole or not at all (an existing file of that name is replaced only then)."""
-    from uplevel import fsio
+    """The output appears whole or not at all (fsio.durable_output); an existing file of that
+    name is replaced only then."""
+    from uplevel.engine import fsio
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        os.fchmod(fd, 0o644 & ~_umask())
-        with os.fdopen(fd, "wb", buffering=1 << 20) as f:
-            stats = write_zip(f, items, content, options=options, progress=progress)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsio.fsync_dir(dest.parent)
-    return stats
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    with fsio.durable_output(dest) as tmp, open(tmp, "wb", buffering=1 << 20) as f:
+        return write_zip(f, items, content, options=options, progress=progress)
 
 
 def pack(
@@ -584,27 +389,17 @@ def pack(
     if output is not None and not output.is_dir() and not output.parent.is_dir():
         raise UsageError(f"-o {output}: the directory {output.parent} does not exist")
     date = pack_date()
+    if repo is not None and root_file is not None:
+        raise UsageError("--root is for --server (a repository directory has its own root)")
+    source: LevelSource
     if repo is not None:
-        if root_file is not None:
-            raise UsageError("--root is for --server (a repository directory has its own root)")
-        return build_pack(
-            RepoSource(repo),
-            product=product,
-            channel=channel,
-            level=level,
-            output=output,
-            date=date,
-            progress=progress,
+        source = RepositoryDirectory(repo)
+    else:
+        assert server is not None
+        source = ServerLevels(
+            server, token_file=token_file, root_file=root_file, ca_bundle=ca_bundle
         )
-    assert server is not None
-    with tempfile.TemporaryDirectory(prefix="uplevel-pack-") as tmp:
-        source = ServerSource(
-            server,
-            metadata_dir=Path(tmp),
-            token_file=token_file,
-            root_file=root_file,
-            ca_bundle=ca_bundle,
-        )
+    try:
         return build_pack(
             source,
             product=product,
@@ -614,3 +409,5 @@ def pack(
             date=date,
             progress=progress,
         )
+    finally:
+        source.close()

@@ -14,15 +14,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from uplevel import fsio
+from uplevel.core.manifest import Entry
+from uplevel.core.plan import changed_paths, same
+from uplevel.engine import fsio
+from uplevel.engine.home import Event, Home, State, TxnInfo, now
+from uplevel.engine.localchanges import current_entries, rebase_index
+from uplevel.engine.session import open_home
+from uplevel.engine.txn import Change, Transaction
 from uplevel.errors import HomeError, UsageError
-from uplevel.home import Event, Home, State, TxnInfo, now
-from uplevel.localchanges import current_entries, rebase_index
-from uplevel.model import Entry
-from uplevel.paths import check_in_home
-from uplevel.plan import changed_paths, same
-from uplevel.session import open_home
-from uplevel.txn import Change, Transaction
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,7 +106,7 @@ def revert(root: Path, *, level: int | None = None, force: bool = False) -> Reve
         paths = sorted(target)
         known_dirs: set[str] = set()
         for p in paths:
-            check_in_home(home.root, p, known_dirs)
+            fsio.check_in_home(home.root, p, known_dirs)
         current_pristine = home.load_manifest(state.pristine)
         now_entries = current_entries(home, paths, current_pristine)
         changes = [

@@ -1,564 +1,291 @@
-"""apply, continue, abort: bringing a home to a bundle's level, and settling conflicts.
+"""update, check, summary, login: the online commands of a subscriber (adopting a home from
+a server, `init --server`, is commands/adopt.py).
 
-Order of work in `apply` (safety rule 2): open and verify the bundle, check that
-it is for this home's product, channel and level, check every path, plan, do the
-merges in memory, then hand everything to one Transaction. The home proper is
-first touched by Transaction.execute.
+Every document comes TUF-verified through client.remote.Remote, every blob is
+checked against a verified manifest, and the home changes only through the same
+apply_source (planner, merge, conflicts, journal) that offline bundles use.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
-from uplevel.bundle import Bundle, BundleDescriptor
-from uplevel.errors import BundleError, UplevelError, UsageError
-from uplevel.home import Event, Home, State, now
-from uplevel.localchanges import current_entries, rebase_index
-from uplevel.merge.engine import merge
-from uplevel.merge.result import MergeResult, UnparsableInput
-from uplevel.merge.text import is_text, merge_text
-from uplevel.model import Entry, Manifest
-from uplevel.paths import check_in_home, check_relative
-from uplevel.plan import Decision, changed_paths, plan_update
-from uplevel.scan import hash_file, read_entry
-from uplevel.session import open_home
-from uplevel.txn import (
-    Change,
-    Content,
-    Transaction,
-    Verified,
-    open_transaction,
-    recover,
-    sweep_finals,
-)
+from uplevel.client.credentials import resolve_token, store_token
+from uplevel.client.remote import FetchedUpdate, Remote, descriptor_between, home_remote
+from uplevel.commands.apply import ApplyResult, OnConflict, apply_source
+from uplevel.core.changelog import Changelog, LevelNotes, changelog
+from uplevel.core.manifest import Entry
+from uplevel.core.plan import MERGE_MAX
+from uplevel.engine.home import Home, State
+from uplevel.engine.localchanges import current_entries
+from uplevel.engine.session import open_home
+from uplevel.errors import HomeError, UsageError
+from uplevel.repo.documents import LevelManifest, StoredBlob
 
-OnConflict = Literal["stop", "new", "local"]
+# --- check and summary --------------------------------------------------------------------
 
 
-class UpdateSource(Protocol):
-    """What apply needs: a verified descriptor and the blobs it names (Bundle is one)."""
-
-    @property
-    def descriptor(self) -> BundleDescriptor: ...
-
-    def has_blob(self, sha256: str) -> bool: ...
-
-    def blob_chunks(self, sha256: str) -> Iterator[bytes]: ...
-
-    def read_blob(self, sha256: str) -> bytes: ...
+def _notes(remote: Remote, product: str, channel: str, levels: list[int]) -> list[LevelNotes]:
+    out = []
+    for n in levels:
+        doc = remote.level_update(product, channel, n)
+        out.append(LevelNotes(info=doc.update, changes=doc.changes))
+    return out
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApplyResult:
+class CheckResult:
     home: str
-    status: str  # applied | conflicts | dry-run
-    from_level: int
-    to_level: int
-    plan: tuple[dict[str, Any], ...]
-    conflicts: tuple[dict[str, Any], ...] = ()
-    notes: tuple[str, ...] = ()
-    updates: tuple[dict[str, Any], ...] = ()
-    counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def exit_code(self) -> int:
-        return 3 if self.status == "conflicts" else 0
+    product: str
+    channel: str
+    level: int
+    available: tuple[int, ...]
+    log: Changelog | None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "home": self.home,
-            "status": self.status,
-            "from_level": self.from_level,
-            "to_level": self.to_level,
-            "counts": self.counts,
-            "plan": list(self.plan),
-            "conflicts": list(self.conflicts),
-            "updates": list(self.updates),
-            "notes": list(self.notes),
+            "product": self.product,
+            "channel": self.channel,
+            "level": self.level,
+            "latest": self.available[-1] if self.available else self.level,
+            "available": list(self.available),
+            "security_updates": self.log.security_count if self.log else 0,
+            "highest_severity": self.log.highest_severity if self.log else None,
+            "updates": [n.info.to_dict() for n in self.log.levels] if self.log else [],
         }
 
 
-def _blob_source(bundle: UpdateSource, home: Home, merged: dict[str, bytes]) -> Content:
-    """Content for a change: merged bytes, the bundle, the backup store, or the home itself."""
-
-    def content(c: Change) -> Iterable[bytes]:
-        assert c.after is not None
-        sha = c.after.sha256
-        if sha in merged:
-            return [merged[sha]]
-        if bundle.has_blob(sha):
-            return Verified(bundle.blob_chunks(sha))
-        if home.has_object(sha):
-            return _file_chunks(home.object_path(sha))
-        if c.before is not None and c.before.kind == "file" and c.before.sha256 == sha:
-            return _file_chunks(home.root / c.path)  # same content, new mode
-        raise BundleError(f"{c.path}: the bundle does not carry its new content {sha[:12]}…")
-
-    return content
+def _online_session_remote(
+    home: Home, state: State, token_file: Path | None, ca: Path | None
+) -> Remote:
+    if not state.server:
+        raise UsageError(
+            "this home was not adopted from a server",
+            hint="use `uplevel apply BUNDLE`, or adopt a home with `uplevel init --server URL`",
+        )
+    remote = home_remote(home.tuf_dir, state.server, token_file, ca)
+    remote.refresh()
+    return remote
 
 
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            yield chunk
+def check(
+    root: Path, *, token_file: Path | None = None, ca_bundle: Path | None = None
+) -> CheckResult:
+    with open_home(root, change=False) as s:
+        remote = _online_session_remote(s.home, s.state, token_file, ca_bundle)
+        st = s.state
+        newer = [n for n in remote.levels(st.product, st.channel) if n > st.level]
+        log = None
+        if newer:
+            old = s.home.load_manifest(st.pristine)
+            new = remote.level_manifest(st.product, st.channel, newer[-1]).manifest
+            log = changelog(
+                product=st.product,
+                channel=st.channel,
+                from_level=st.level,
+                to_level=newer[-1],
+                levels=_notes(remote, st.product, st.channel, newer),
+                old=dict(old.items()),
+                new=dict(new.items()),
+            )
+        return CheckResult(
+            home=str(s.home.root),
+            product=st.product,
+            channel=st.channel,
+            level=st.level,
+            available=tuple(newer),
+            log=log,
+        )
 
 
-def _decision_dict(d: Decision) -> dict[str, Any]:
-    return {"path": d.path, "action": d.action, "reason": d.reason}
-
-
-def apply(
-    root: Path,
-    bundle_path: Path,
+def summary(
     *,
-    dry_run: bool = False,
-    on_conflict: OnConflict = "stop",
-    force: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> ApplyResult:
-    """In-place update from an offline bundle file."""
-    with Bundle(bundle_path) as bundle:
-        return apply_source(
-            root,
-            bundle,
-            label=bundle_path.name,
-            dry_run=dry_run,
-            on_conflict=on_conflict,
-            force=force,
-            progress=progress,
-        )
-
-
-def apply_source(
-    root: Path,
-    bundle: UpdateSource,
-    *,
-    label: str,
-    dry_run: bool = False,
-    on_conflict: OnConflict = "stop",
-    force: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> ApplyResult:
-    """In-place update from any verified source of a descriptor and its blobs (a bundle file,
-    or what the online client fetched): plan, merge, then one transaction."""
-    if on_conflict not in ("stop", "new", "local"):
-        raise UsageError(f"--on-conflict must be stop, new or local, not {on_conflict!r}")
-    with open_home(root, change=not dry_run, force=force) as s:
-        home, state = s.home, s.state
-        desc = bundle.descriptor
-        notes = list(s.notes)
-        _check_applies(desc.product, desc.channel, desc.from_level, desc.to_level, state)
-        old = desc.from_manifest
-        if old.digest != state.pristine:
-            notes.append(
-                f"pristine level {desc.from_level} taken from the bundle's manifest "
-                "(the home's recorded manifest differs; differing files count as local changes)"
-            )
-        new = desc.to_manifest()
-        paths = sorted({*desc.changes, *(p for p in old if p not in new)})
-        known_dirs: set[str] = set()
-        for p in paths:
-            check_relative(p)
-            check_in_home(home.root, p, known_dirs)
-        local = current_entries(home, paths, old)
-        decisions = plan_update(old, new, local)
-        profile = home.profile(state)
-        merged: dict[str, bytes] = {}
-        changes: list[Change] = []
-        conflicts: list[_Conflict] = []
-        for d in decisions:
-            if d.action in ("take", "remove"):
-                changes.append(Change(path=d.path, before=d.local, after=d.result))
-            elif d.action == "merge":
-                assert d.result is not None
-                outcome = _merge(home, bundle, d, profile.is_config(d.path))
-                if outcome is not None and outcome.clean:
-                    entry = _bytes_entry(outcome.merged, d.result.mode)
-                    merged[entry.sha256] = outcome.merged
-                    changes.append(Change(path=d.path, before=d.local, after=entry))
-                    if outcome.fallback:
-                        notes.append(f"{d.path}: {outcome.fallback}")
-                else:
-                    conflicts.append(_Conflict(d, outcome.merged if outcome else None, outcome))
-            elif d.action == "conflict":
-                conflicts.append(_Conflict(d, _two_way(bundle, home, d)))
-        counts = {
-            a: sum(1 for d in decisions if d.action == a)
-            for a in ("take", "remove", "keep", "merge", "noop")
-        }
-        counts["conflict"] = len(conflicts)
-        counts["merged"] = len(merged)
-
-        def result(status: str) -> ApplyResult:
-            return ApplyResult(
-                home=str(home.root),
-                status=status,
-                from_level=desc.from_level,
-                to_level=desc.to_level,
-                plan=tuple(_decision_dict(d) for d in decisions),
-                conflicts=tuple(c.to_dict() for c in conflicts),
-                notes=tuple(notes),
-                updates=tuple(u.to_dict() for u in desc.updates),
-                counts=counts,
-            )
-
-        if dry_run:
-            return result("dry-run")
-        keep: dict[str, Iterable[bytes]] = {}
-        for c in conflicts:
-            d = c.decision
-            if on_conflict == "new":
-                upstream = d.upstream if d.upstream and d.upstream.kind != "dir" else None
-                changes.append(Change(path=d.path, before=d.local, after=upstream))
-            elif on_conflict == "local":
-                if d.upstream is not None and d.upstream.kind == "file":
-                    keep[d.upstream.sha256] = bundle.blob_chunks(d.upstream.sha256)
-            else:
-                changes.extend(c.helper_changes(home, bundle))
-        for c in conflicts:
-            merged.update((_sha(b), b) for b in c.helper_bytes.values())
-        stopping = bool(conflicts) and on_conflict == "stop"
-        txn = Transaction.prepare(
-            home,
-            kind="apply",
-            changes=changes,
-            content=_blob_source(bundle, home, merged),
-            from_level=desc.from_level,
-            to_level=desc.to_level,
-            to_pristine=new.digest,
-            target_dirs=lambda d: d in new and new[d].kind == "dir",
-            keep=keep,
-            progress=progress,
-            conflicts=[c.to_dict() for c in conflicts] if stopping else [],
-            meta={
-                "source": label,
-                "updates": [u.to_dict() for u in desc.updates],
-                "on_conflict": on_conflict,
-            },
-        )
-        txn.execute()
-
-        def save_manifests() -> None:
-            home.save_manifest(old)
-            home.save_manifest(new)
-
-        if stopping:
-            event = Event(
-                time=now(),
-                event="stopped",
-                from_level=desc.from_level,
-                to_level=desc.to_level,
-                txn=txn.j.id,
-                detail=f"{len(conflicts)} conflict(s)",
-            )
-            txn.stop(state.with_event(event, pending=txn.j.id), before=save_manifests)
-            return result("conflicts")
-        detail = f"{len(changes)} change(s)"
-        if conflicts:
-            detail += f", {len(conflicts)} conflict(s) resolved to {on_conflict}"
-        _commit(txn, state, new, desc.from_level, desc.to_level, detail, before=save_manifests)
-        rebase_index(
-            home, old.digest, new, {*paths, *(c.path for c in changes)}, _settled(changes, new)
-        )
-        return result("applied")
-
-
-def _settled(changes: Iterable[Change], new: Manifest) -> set[str]:
-    """Paths a transaction left exactly as pristine `new` has them (not merged, not kept)."""
-    return {c.path for c in changes if c.after is not None and new.get(c.path) == c.after}
-
-
-def _check_applies(
-    product: str, channel: str, from_level: int, to_level: int, state: State
-) -> None:
-    if product != state.product:
-        raise BundleError(f"the bundle is for {product}; this home is {state.product}")
-    if channel != state.channel:
-        raise BundleError(
-            f"the bundle's levels are those of the {channel} channel; this home follows {state.channel}"
-        )
-    if from_level != state.level:
-        raise BundleError(
-            f"the bundle goes from level {from_level} to {to_level}; this home is at level {state.level}",
-            hint="apply the bundles in order, or get one that starts at this home's level",
-        )
-
-
-def _commit(
-    txn: Transaction,
-    state: State,
-    new: Manifest,
+    home_dir: Path | None,
+    server: str | None,
+    product: str | None,
+    channel: str,
     from_level: int,
     to_level: int,
-    detail: str,
-    before: Callable[[], None] | None = None,
-) -> State:
-    new_state = state.with_event(
-        Event(
-            time=now(),
-            event="migrated" if txn.j.kind == "migrate" else "applied",
-            from_level=from_level,
-            to_level=to_level,
-            txn=txn.j.id,
-            detail=detail,
-        ),
-        level=to_level,
-        pristine=new.digest,
-        levels={**state.levels, to_level: new.digest},
+    token_file: Path | None = None,
+    ca_bundle: Path | None = None,
+) -> Changelog:
+    """The changelog between two published levels (fixes, advisories, instructions, files)."""
+    if to_level <= from_level:
+        raise UsageError("--to must be greater than --from")
+    if home_dir is not None:
+        with open_home(home_dir, change=False) as s:
+            remote = _online_session_remote(s.home, s.state, token_file, ca_bundle)
+            product, channel = s.state.product, s.state.channel
+            return _changelog(remote, product, channel, from_level, to_level)
+    if not server or not product:
+        raise UsageError("give --home, or --server and --product")
+
+    with tempfile.TemporaryDirectory(prefix="uplevel-summary-") as tmp:
+        remote = Remote(
+            url=server,
+            metadata_dir=Path(tmp),
+            token=resolve_token(server, token_file),
+            ca_bundle=ca_bundle,
+        )
+        remote.refresh(remote.fetch_initial_root())
+        return _changelog(remote, product, channel, from_level, to_level)
+
+
+def _changelog(remote: Remote, product: str, channel: str, a: int, b: int) -> Changelog:
+    levels = remote.levels(product, channel)
+    for n in (a, b):
+        if n not in levels:
+            raise UsageError(f"level {n} of {product} ({channel}) is not published")
+    old = remote.level_manifest(product, channel, a).manifest
+    new = remote.level_manifest(product, channel, b).manifest
+    return changelog(
+        product=product,
+        channel=channel,
+        from_level=a,
+        to_level=b,
+        levels=_notes(remote, product, channel, [n for n in levels if a < n <= b]),
+        old=dict(old.items()),
+        new=dict(new.items()),
     )
-    return txn.commit(new_state, before=before)
 
 
-def _sha(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
-
-
-def _bytes_entry(data: bytes, mode: int) -> Entry:
-    return Entry(kind="file", mode=mode, size=len(data), sha256=_sha(data))
-
-
-def _content(home: Home, bundle: UpdateSource, entry: Entry | None) -> bytes | None:
-    if entry is None or entry.kind != "file":
-        return None
-    if bundle.has_blob(entry.sha256):
-        return bundle.read_blob(entry.sha256)
-    if home.has_object(entry.sha256):
-        return home.object_path(entry.sha256).read_bytes()
-    return None
-
-
-def _merge(home: Home, bundle: UpdateSource, d: Decision, config: bool) -> MergeResult | None:
-    """The three-way merge of a file changed on both sides: by structure when the profile
-    calls it configuration (TOML, XML, YAML, JSON, .properties), else by lines; None when
-    it cannot be merged (binary, or the old content is not available)."""
-    base = _content(home, bundle, d.base)
-    theirs = _content(home, bundle, d.upstream)
-    ours = (home.root / d.path).read_bytes()
-    if base is None or theirs is None:
-        return None
-    try:
-        return merge(base, ours, theirs, "auto" if config else "text", path=d.path)
-    except UnparsableInput:
-        return None
-
-
-def _two_way(bundle: UpdateSource, home: Home, d: Decision) -> bytes | None:
-    """A best-effort f.merge for add/add conflicts between two text files."""
-    if d.local is None or d.local.kind != "file" or d.base is not None:
-        return None
-    theirs = _content(home, bundle, d.upstream)
-    ours = (home.root / d.path).read_bytes()
-    if theirs is None or not (is_text(ours) and is_text(theirs)):
-        return None
-    return merge_text(b"", ours, theirs).merged
-
-
-@dataclass
-class _Conflict:
-    """A path changed on both sides, and the helper files left beside it when stopping."""
-
-    decision: Decision
-    merge_bytes: bytes | None
-    outcome: MergeResult | None = None  # the merge that found the conflicting settings
-    helper_bytes: dict[str, bytes] = field(default_factory=dict)  # helper path → bytes
-
-    @property
-    def mode(self) -> int:
-        """The mode f.final gets: the operator's if they changed it, else upstream's."""
-        d = self.decision
-        if d.local and d.base and d.local.mode != d.base.mode:
-            return d.local.mode
-        for e in (d.upstream, d.local):
-            if e is not None and e.kind == "file":
-                return e.mode
-        return 0o644
-
-    def to_dict(self) -> dict[str, Any]:
-        d = self.decision
-
-        def e(x: Entry | None) -> dict[str, Any] | None:
-            return x.to_dict() if x else None
-
-        return {
-            "path": d.path,
-            "reason": d.reason,
-            "base": e(d.base),
-            "upstream": e(d.upstream),
-            "local": e(d.local),
-            "mode": self.mode,
-            "helpers": sorted(self.helper_bytes),
-            "format": self.outcome.format if self.outcome else None,
-            "settings": [c.to_dict() for c in self.outcome.conflicts] if self.outcome else [],
-        }
-
-    def helper_changes(self, home: Home, bundle: UpdateSource) -> list[Change]:
-        """f.original, f.new and f.merge beside f (refused if one of them exists already)."""
-        d = self.decision
-        wanted = {
-            ".original": _content(home, bundle, d.base),
-            ".new": _content(home, bundle, d.upstream),
-            ".merge": self.merge_bytes,
-        }
-        out = []
-        for suffix, data in wanted.items():
-            if data is None:
-                continue
-            path = d.path + suffix
-            if os.path.lexists(home.root / path):
-                raise UplevelError(
-                    f"cannot leave {path} for the conflict on {d.path}: that file already exists",
-                    hint="move it away and run the command again",
-                )
-            self.helper_bytes[path] = data
-            entry = _bytes_entry(data, 0o644)
-            out.append(Change(path=path, before=None, after=entry, helper=True))
-        return out
-
-
-# --- continue and abort ----------------------------------------------------------------
+# --- update ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
-class SettleResult:
-    home: str
-    status: str  # applied | conflicts | aborted
+class UpdateResult:
+    apply: ApplyResult | None
     level: int
-    resolved: tuple[dict[str, Any], ...] = ()
-    unresolved: tuple[str, ...] = ()
-    kept: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
+    downloaded: dict[str, int]
 
     @property
     def exit_code(self) -> int:
-        return 3 if self.status == "conflicts" else 0
+        return self.apply.exit_code if self.apply else 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "home": self.home,
-            "status": self.status,
-            "level": self.level,
-            "resolved": list(self.resolved),
-            "unresolved": list(self.unresolved),
-            "kept_in_store": list(self.kept),
-            "notes": list(self.notes),
-        }
+        if self.apply is None:
+            return {"status": "up-to-date", "level": self.level, "transfer": self.downloaded}
+        return {**self.apply.to_dict(), "transfer": self.downloaded}
 
 
-def continue_(root: Path, *, take: OnConflict | None = None, force: bool = False) -> SettleResult:
-    """Finish a stopped update: each conflict takes f.final (or the side named by `take`)."""
-    with open_home(root, change=True, force=force, allow_pending=True) as s:
-        home, state = s.home, s.state
-        txn = open_transaction(home)
-        if not state.pending or txn is None:
-            raise UsageError("no update is stopped on conflicts in this home")
-        changes: list[Change] = []
-        resolved, unresolved = [], []
-        for c in txn.j.conflicts:
-            path = c["path"]
-            final = home.root / (path + ".final")
-            current = read_entry(home.root, path)
-            upstream = Entry.from_dict(c["upstream"]) if c["upstream"] else None
-            if os.path.lexists(final):
-                if os.path.islink(final) or not final.is_file():
-                    raise UplevelError(f"{path}.final must be a regular file")
-                sha = hash_file(final)
-                after = Entry(kind="file", mode=c["mode"], size=final.stat().st_size, sha256=sha)
-                changes.append(Change(path=path, before=current, after=after))
-                changes.append(
-                    Change(
-                        path=path + ".final",
-                        before=read_entry(home.root, path + ".final"),
-                        after=None,
-                        helper=True,
-                    )
-                )
-                resolved.append({"path": path, "from": "final"})
-            elif take == "new":
-                taken = upstream if upstream is None or upstream.kind != "dir" else None
-                changes.append(Change(path=path, before=current, after=taken))
-                resolved.append({"path": path, "from": "new"})
-            elif take == "local":
-                resolved.append({"path": path, "from": "local"})
-            else:
-                unresolved.append(path)
-                continue
-            for h in c.get("helpers", []):
-                changes.append(
-                    Change(path=h, before=read_entry(home.root, h), after=None, helper=True)
-                )
-        if unresolved:
-            return SettleResult(
-                home=str(home.root),
-                status="conflicts",
-                level=state.level,
-                unresolved=tuple(unresolved),
-                notes=(
-                    "write each f.final (or pass --take new|local) and run `uplevel continue` again",
-                ),
+def update(
+    root: Path,
+    *,
+    level: int | None = None,
+    dry_run: bool = False,
+    on_conflict: OnConflict = "stop",
+    force: bool = False,
+    token_file: Path | None = None,
+    ca_bundle: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> UpdateResult:
+    """Fetch what the jump from the home's level to `level` (default: the newest) needs, each
+    content once however many levels it spans, then apply it like a bundle."""
+    with open_home(root, change=False) as s:
+        s.check_can_change()
+        home, st = s.home, s.state
+        remote = _online_session_remote(home, st, token_file, ca_bundle)
+        levels = remote.levels(st.product, st.channel)
+        target = level if level is not None else (levels[-1] if levels else st.level)
+        if target == st.level:
+            return UpdateResult(apply=None, level=st.level, downloaded={})
+        if target < st.level:
+            raise UsageError(
+                f"level {target} is older than the home's {st.level}", hint="use `uplevel revert`"
             )
-        helper_files = {c.path: home.root / c.path for c in changes if c.path.endswith(".new")}
-
-        def content(c: Change) -> Iterable[bytes]:
-            assert c.after is not None
-            final = home.root / (c.path + ".final")
-            if os.path.isfile(final) and hash_file(final) == c.after.sha256:
-                return _file_chunks(final)
-            new_helper = helper_files.get(c.path + ".new")
-            if new_helper is not None and new_helper.exists():
-                return _file_chunks(new_helper)
-            if home.has_object(c.after.sha256):
-                return _file_chunks(home.object_path(c.after.sha256))
-            raise UplevelError(
-                f"{c.path}: the new content is no longer available (was {c.path}.new removed?)"
+        if target not in levels:
+            raise UsageError(
+                f"level {target} is not published (newest: {levels[-1] if levels else 'none'})"
             )
-
-        txn.extend(changes, content)
-        txn.execute(txn.j.stop_index)
-        old, new = home.load_manifest(state.pristine), home.load_manifest(txn.j.to_pristine)
-        touched = {
-            *changed_paths(old, new),
-            *(c.path for c in txn.j.changes),
-            *(c.path for c in changes),
+        old = remote.level_manifest(st.product, st.channel, st.level)
+        if old.manifest.digest != st.pristine:
+            raise HomeError(
+                f"the server's level {st.level} differs from the pristine tree this home recorded",
+                hint="the repository was rebuilt; adopt the home again with `uplevel init --server`",
+            )
+        new = remote.level_manifest(st.product, st.channel, target)
+        updates = [
+            remote.level_update(st.product, st.channel, n) for n in levels if st.level < n <= target
+        ]
+        descriptor = descriptor_between(
+            product=st.product, channel=st.channel, old=old, new=new, updates=updates
+        )
+        needed, for_merges = _needed_blobs(home, old, new, descriptor.changes)
+        local_files = {
+            e.sha256: home.root / p
+            for p, e in old.manifest.items()
+            if e.kind == "file" and e.sha256 in needed
         }
-        committed = _commit(
-            txn,
-            replace(state, pending=None),
-            new,
-            txn.j.from_level,
-            txn.j.to_level,
-            f"continued: {len(resolved)} conflict(s) resolved",
-        )
-        rebase_index(home, old.digest, new, touched, _settled([*txn.j.changes, *changes], new))
-        return SettleResult(
-            home=str(home.root),
-            status="applied",
-            level=committed.level,
-            resolved=tuple(resolved),
-            notes=tuple(s.notes),
-        )
+        if dry_run:
+            # Only what the plan's merges read, into a scratch directory: the home is not touched.
+            with tempfile.TemporaryDirectory(prefix="uplevel-dry-run-") as scratch:
+                counts = remote.fetch_blobs(for_merges, Path(scratch), local=local_files)
+                result = apply_source(
+                    root,
+                    FetchedUpdate(descriptor, Path(scratch)),
+                    label=f"{st.server} level {target}",
+                    dry_run=True,
+                    on_conflict=on_conflict,
+                    force=force,
+                )
+            return UpdateResult(apply=result, level=st.level, downloaded=counts)
+        counts = remote.fetch_blobs(needed, home.downloads, local=local_files, progress=progress)
+    result = apply_source(
+        root,
+        FetchedUpdate(descriptor, home.downloads),
+        label=f"{st.server} level {target}",
+        on_conflict=on_conflict,
+        force=force,
+        cleanup=lambda: shutil.rmtree(home.downloads, ignore_errors=True),
+    )
+    return UpdateResult(apply=result, level=result.to_level, downloaded=counts)
 
 
-def abort(root: Path, *, force: bool = False) -> SettleResult:
-    """Undo a stopped update: the home returns to its exact bytes before `apply`."""
-    with open_home(root, change=True, force=force, allow_pending=True) as s:
-        home, state = s.home, s.state
-        txn = open_transaction(home)
-        if not state.pending or txn is None:
-            raise UsageError("no update is stopped on conflicts in this home")
-        txn.j.phase = "aborting"
-        txn.save()
-        kept = sweep_finals(txn)
-        state, _ = recover(home, state)
-        return SettleResult(
-            home=str(home.root),
-            status="aborted",
-            level=state.level,
-            kept=tuple(kept),
-            notes=tuple(s.notes),
-        )
+def _needed_blobs(
+    home: Home, old: LevelManifest, new: LevelManifest, changes: dict[str, Entry | None]
+) -> tuple[dict[str, StoredBlob], dict[str, StoredBlob]]:
+    """(everything the jump needs, the part the merges need): the new contents of changed
+    files, plus the old contents of files the operator changed too (a merge's base)."""
+    needed: dict[str, StoredBlob] = {}
+    for e in changes.values():
+        if e is not None and e.kind == "file":
+            needed[e.sha256] = new.blobs[e.sha256]
+    touched = [p for p in changes if p in old.manifest]
+    local = current_entries(home, touched, old.manifest)
+    for_merges: dict[str, StoredBlob] = {}
+    for p in touched:
+        base, upstream, mine = old.manifest[p], changes[p], local[p]
+        if base.kind != "file" or mine is None or mine == base or base.size > MERGE_MAX:
+            continue
+        for_merges[base.sha256] = needed[base.sha256] = old.blobs[base.sha256]
+        if upstream is not None and upstream.kind == "file":
+            for_merges[upstream.sha256] = new.blobs[upstream.sha256]
+    return needed, for_merges
+
+
+# --- login ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginResult:
+    server: str
+    credentials: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"server": self.server, "credentials": self.credentials}
+
+
+def login(server: str, token: str, *, ca_bundle: Path | None = None) -> LoginResult:
+    """Check the token against the server, then keep it in the credentials file."""
+
+    with tempfile.TemporaryDirectory(prefix="uplevel-login-") as tmp:
+        remote = Remote(url=server, metadata_dir=Path(tmp), token=token, ca_bundle=ca_bundle)
+        remote.fetch_initial_root()  # 401/403 here means the token is not accepted
+    path = store_token(server, token)
+    return LoginResult(server=server.rstrip("/"), credentials=str(path))

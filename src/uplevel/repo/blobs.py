@@ -15,7 +15,7 @@ from pathlib import Path
 
 import zstandard
 
-from uplevel import fsio
+from uplevel.engine import fsio
 from uplevel.errors import BundleError
 from uplevel.repo.documents import StoredBlob
 from uplevel.repo.layout import RepoLayout

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uplevel.descriptor import CHANNELS
+from uplevel.core.updateinfo import CHANNELS
 from uplevel.repo import db
 from uplevel.repo.config import RepoConfig
 from uplevel.repo.layout import RepoLayout

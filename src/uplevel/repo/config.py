@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from uplevel.errors import HomeError, UsageError
+from uplevel.errors import PublisherError, UsageError
 
 CONFIG_SCHEMA = 1
 ROLES = ("root", "targets", "snapshot", "timestamp")
@@ -49,9 +49,9 @@ class RepoConfig:
     @classmethod
     def from_dict(cls, doc: Any, *, where: str) -> RepoConfig:
         if not isinstance(doc, dict):
-            raise HomeError(f"{where}: expected a JSON object")
+            raise PublisherError(f"{where}: expected a JSON object")
         if doc.get("schema_version") != CONFIG_SCHEMA:
-            raise HomeError(
+            raise PublisherError(
                 f"{where}.schema_version: {doc.get('schema_version')!r} is not supported "
                 f"(this uplevel reads {CONFIG_SCHEMA})",
                 hint="upgrade uplevel",
@@ -60,14 +60,14 @@ class RepoConfig:
         for key in ("expires_days", "thresholds"):
             value = doc.get(key)
             if not isinstance(value, dict) or set(value) != set(ROLES):
-                raise HomeError(f"{where}.{key}: expected an object with {', '.join(ROLES)}")
+                raise PublisherError(f"{where}.{key}: expected an object with {', '.join(ROLES)}")
             for role, n in value.items():
                 if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                    raise HomeError(f"{where}.{key}.{role}: expected a positive integer")
+                    raise PublisherError(f"{where}.{key}.{role}: expected a positive integer")
             maps.append(dict(value))
         key_dir = doc.get("root_key_dir")
         if key_dir is not None and not isinstance(key_dir, str):
-            raise HomeError(f"{where}.root_key_dir: expected a path or null")
+            raise PublisherError(f"{where}.root_key_dir: expected a path or null")
         return cls(expires_days=maps[0], thresholds=maps[1], root_key_dir=key_dir)
 
     @classmethod
@@ -82,7 +82,7 @@ class RepoConfig:
         try:
             doc = json.loads(data)
         except ValueError as exc:
-            raise HomeError(f"{path}: not valid JSON ({exc})") from exc
+            raise PublisherError(f"{path}: not valid JSON ({exc})") from exc
         return cls.from_dict(doc, where=str(path))
 
 

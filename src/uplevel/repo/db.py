@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from uplevel.errors import HomeError
+from uplevel.errors import PublisherError
 
 DB_SCHEMA = 1
 
@@ -54,7 +54,7 @@ CREATE TABLE products (
 def create_db(path: Path) -> None:
     """Create a new, empty database with the schema (refuses an existing file)."""
     if path.exists():
-        raise HomeError(f"{path} already exists")
+        raise PublisherError(f"{path} already exists")
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA synchronous=FULL")
@@ -66,7 +66,7 @@ def create_db(path: Path) -> None:
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open the database (it must exist and have a schema version this uplevel reads)."""
     if not path.is_file():
-        raise HomeError(
+        raise PublisherError(
             f"{path} is missing: not an uplevel repository, or a damaged one",
             hint="create a repository with `uplevel repo init`",
         )
@@ -76,7 +76,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version != DB_SCHEMA:
         conn.close()
-        raise HomeError(
+        raise PublisherError(
             f"{path}: schema version {version} is not supported (this uplevel reads {DB_SCHEMA})",
             hint="upgrade uplevel",
         )

@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from uplevel.bundle import loads_strict
-from uplevel.descriptor import CHANNELS, UpdateInfo, check_product
+from uplevel.core.jsonstrict import loads_strict
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.core.paths import check_relative
+from uplevel.core.updateinfo import CHANNELS, UpdateInfo, check_product
 from uplevel.errors import BundleError, UplevelError
-from uplevel.model import Entry, Manifest
-from uplevel.paths import check_relative
 
 DOCUMENT_SCHEMA = 1
 MANIFEST_DOC = "manifest.json"

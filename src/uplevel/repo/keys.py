@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from uplevel import fsio
+from uplevel.engine import fsio
 from uplevel.errors import UplevelError, UsageError
 from uplevel.repo.layout import RepoLayout
 from uplevel.repo.tufapi import CryptoSigner, Root, SSlibKey

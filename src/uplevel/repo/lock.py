@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from uplevel import fsio
+from uplevel.engine import fsio
 from uplevel.repo.layout import RepoLayout
 
 

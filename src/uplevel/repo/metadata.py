@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from uplevel import fsio
-from uplevel.errors import HomeError, UplevelError
+from uplevel.engine import fsio
+from uplevel.errors import PublisherError, UplevelError
 from uplevel.repo.config import CHAIN_ROLES, RepoConfig
 from uplevel.repo.keys import KeyStore
 from uplevel.repo.layout import RepoLayout
@@ -59,16 +59,16 @@ def _load(path: Path, cls: type[R]) -> Metadata[R]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise HomeError(
+        raise PublisherError(
             f"{path} is missing: the repository is damaged",
             hint="restore the metadata directory from a backup",
         ) from None
     try:
         md = Metadata[Any].from_bytes(data)
     except DeserializationError as exc:
-        raise HomeError(f"{path}: not valid TUF metadata ({exc})") from exc
+        raise PublisherError(f"{path}: not valid TUF metadata ({exc})") from exc
     if not isinstance(md.signed, cls):
-        raise HomeError(f"{path}: holds {md.signed.type} metadata, not {cls.type}")
+        raise PublisherError(f"{path}: holds {md.signed.type} metadata, not {cls.type}")
     return cast(Metadata[R], md)
 
 
@@ -89,7 +89,9 @@ class TufMetadata:
             if (m := _ROOT_FILE.match(p.name))
         ]
         if not versions:
-            raise HomeError(f"{self.layout.metadata}: no root metadata; the repository is damaged")
+            raise PublisherError(
+                f"{self.layout.metadata}: no root metadata; the repository is damaged"
+            )
         return max(versions)
 
     def root(self) -> Metadata[Root]:
@@ -217,16 +219,16 @@ def refresh_timestamp(repo_dir: Path, *, if_less_than_half_left: bool) -> int | 
 
 def read_published(layout: RepoLayout, targets: Targets, name: str, where: str) -> bytes:
     """A published target document's bytes from the repository directory, checked against
-    the length and sha256 the signed targets metadata gives it (HomeError otherwise)."""
+    the length and sha256 the signed targets metadata gives it (PublisherError otherwise)."""
     info = targets.targets.get(name)
     if info is None:
-        raise HomeError(f"{where}: {name} is not published")
+        raise PublisherError(f"{where}: {name} is not published")
     disk = layout.target_file(name, info.hashes["sha256"])
     try:
         data = disk.read_bytes()
         info.verify_length_and_hashes(data)
     except (FileNotFoundError, LengthOrHashMismatchError) as exc:
-        raise HomeError(
+        raise PublisherError(
             f"{disk}: missing or not what the targets metadata signs ({exc})",
             hint="the repository is damaged; restore targets/ from a backup",
         ) from exc

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from uplevel.core.manifest import Entry, Kind, Manifest
+from uplevel.core.paths import check_relative, parents
 from uplevel.errors import UnsafePathError, UplevelError
-from uplevel.model import Entry, Kind, Manifest
-from uplevel.paths import check_relative, parents
 
 DEFAULT_FILE_MODE = 0o644
 DEFAULT_DIR_MODE = 0o755

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uplevel.descriptor import CHANNELS, UpdateInfo, check_product
+from uplevel.core.updateinfo import CHANNELS, UpdateInfo, check_product
+from uplevel.engine.profiles import load_profiles, profile_for
 from uplevel.errors import UsageError
-from uplevel.profile import load_profiles, profile_for
 from uplevel.repo.packzip import Pack
 from uplevel.repo.state import NewLevel, open_repo
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uplevel import fsio
+from uplevel.engine import fsio
 from uplevel.errors import UsageError
 from uplevel.repo import db
 from uplevel.repo.config import CHAIN_ROLES, ROLES, RepoConfig, check_role

@@ -16,10 +16,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from uplevel import fsio
-from uplevel.descriptor import UpdateInfo
-from uplevel.errors import HomeError
-from uplevel.model import Entry, Manifest
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.core.updateinfo import UpdateInfo
+from uplevel.engine import fsio
+from uplevel.errors import PublisherError
 from uplevel.repo import db
 from uplevel.repo.blobs import BlobStore
 from uplevel.repo.config import RepoConfig
@@ -112,7 +112,9 @@ class OpenRepo:
             if e.kind == "file" and e.sha256 not in out:
                 stored = self.blobs.stored(e.sha256, e.size)
                 if stored is None:
-                    raise HomeError(f"the content of {path} ({e.sha256[:12]}…) is not in blobs/")
+                    raise PublisherError(
+                        f"the content of {path} ({e.sha256[:12]}…) is not in blobs/"
+                    )
                 out[e.sha256] = stored
         return out
 

@@ -29,7 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from uplevel.descriptor import check_channel
+from uplevel.core.updateinfo import check_channel
 from uplevel.errors import UsageError
 from uplevel.repo import db
 from uplevel.repo.config import RepoConfig

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uplevel.bundle import Bundle, diff_manifests
-from uplevel.descriptor import Advisory, Fix, UpdateInfo, check_product
+from uplevel.core.jump import diff_manifests
+from uplevel.core.manifest import Entry, Manifest
+from uplevel.core.paths import check_relative
+from uplevel.core.updateinfo import Advisory, Fix, UpdateInfo, check_product
+from uplevel.engine.scan import read_tree
 from uplevel.errors import UplevelError, UsageError
-from uplevel.model import Entry, Manifest
-from uplevel.paths import check_relative
+from uplevel.formats.bundle import Bundle
 from uplevel.repo.state import NewLevel, OpenRepo, open_repo
-from uplevel.scan import read_tree
 
 
 @dataclass(frozen=True, kw_only=True)

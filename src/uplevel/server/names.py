@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote
 
-from uplevel.descriptor import PRODUCT_RE
+from uplevel.core.updateinfo import PRODUCT_RE
 
 SHA256 = r"^[0-9a-f]{64}$"
 PRODUCT = PRODUCT_RE.pattern

@@ -1,0 +1,1 @@
+"""Developer tools shipped with uplevel: the demo, the sample product, the TUF conformance client."""
