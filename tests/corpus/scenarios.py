@@ -17,7 +17,7 @@ the same file in a newer one; INDEX.md lists them) a Scenario says:
   says so: no merge tool can take both sides of it, so the merge tests and the benchmark
   judge it apart from the others.
 
-The unit tests (tests/unit/test_merge_*.py) and the benchmark (benchmarks/merge_bench.py)
+The merge tests (tests/merge/) and the benchmark (benchmarks/merge_bench.py)
 share these scenarios, so "every operator change and every upstream change is in the
 result" means the same thing in both. Pure: no merging here, only reading files.
 """

@@ -95,6 +95,7 @@ def _merge(base: bytes, ours: bytes, theirs: bytes) -> MergeResult:
     fb, fo, ft = (_flatten(d, rules) for d in (b, o, t))
     target, source, conflicts = _merge_settings(fb, fo, ft)
     _renamed_entries(fb, fo, ft, target, source, conflicts)
+    _drop_filled_tables(target, source)
 
     # 1. The line merge, when it is clean and reads as the merged settings. With conflicts,
     # of upstream carrying the operator's value wherever they conflict.
@@ -187,7 +188,7 @@ def _unit_merge(
             elif mode == "anchored":
                 order, counted = _anchored(cb, co, ct, target), False
             else:
-                order = co + ct if mode == "ours-first" else ct + co
+                order = _join(co, ct) if mode == "ours-first" else _join(ct, co)
             allowed: dict[Hashable, int] = {}
             if counted:
                 for units, sign in ((co, 1), (ct, 1), (cb, -1)):
@@ -239,13 +240,28 @@ def _anchored(
     order: list[Unit] = []
     for i in range(len(cb) + 1):
         (o_ins, o_rep), (t_ins, t_rep) = plans[0][0][i], plans[1][0][i]
-        order += t_ins + o_ins if o_rep and not t_rep else o_ins + t_ins
+        order += _join(t_ins, o_ins) if o_rep and not t_rep else _join(o_ins, t_ins)
         if i < len(cb):
             kept = plans[0][1][i], plans[1][1][i]
             unit = cb[i]
             if all(kept) or (any(kept) and unit.kind == "setting" and unit.path in target):
                 order.append(unit)
     return order
+
+
+def _join(first: list[Unit], second: list[Unit]) -> list[Unit]:
+    """Two sides' units for one place: what each puts in the table already open there comes
+    before the first table header of either (with the lines in front of that header), so that
+    no key lands in the other side's table."""
+
+    def split(units: list[Unit]) -> tuple[list[Unit], list[Unit]]:
+        at = next((i for i, u in enumerate(units) if u.kind == "header"), len(units))
+        while at < len(units) and at > 0 and units[at - 1].kind == "line":
+            at -= 1  # the blank and comment lines in front of a header go with it
+        return units[:at], units[at:]
+
+    (lead1, rest1), (lead2, rest2) = split(first), split(second)
+    return lead1 + lead2 + rest1 + rest2
 
 
 def _plan(cb: list[Unit], cx: list[Unit]) -> tuple[list[tuple[list[Unit], bool]], list[bool]]:
@@ -281,6 +297,15 @@ def _spelling(path: _Path, side: str, o_at: dict[_Path, Unit], t_at: dict[_Path,
             return mine.as_string().encode()
     except Exception:  # a spelling tomlkit cannot edit: upstream's line as it is
         return t_at[path].text
+
+
+def _drop_filled_tables(target: dict[_Path, Any], source: dict[_Path, str]) -> None:
+    """An empty table one side left (it removed the keys, or uncommented a bare header) is not
+    empty once the other side's keys are merged into it: only truly empty ones stay settings."""
+    prefixes = {p[:n] for p in target for n in range(1, len(p))}
+    for path in [p for p, v in target.items() if v == {} and p in prefixes]:
+        del target[path]
+        source.pop(path, None)
 
 
 # --- entries renamed -------------------------------------------------------------------
@@ -522,7 +547,8 @@ def _element_id(element: Any, index: int, fields: tuple[str, ...] | None) -> _El
 
 
 def _flatten(doc: Any, rules: _Rules) -> dict[_Path, Any]:
-    """Every setting (leaf) of the document: path -> plain Python value."""
+    """Every setting (leaf) of the document: path -> plain Python value. A table with no
+    keys (`[analytics]` uncommented bare) is a setting too, valued {}: its presence is a change."""
     out: dict[_Path, Any] = {}
 
     def walk(node: Any, path: _Path, schema: _Schema) -> None:
@@ -538,6 +564,8 @@ def _flatten(doc: Any, rules: _Rules) -> dict[_Path, Any]:
                     seen.add(eid)
                     walk(element, (*p, eid), s)
             elif _is_table(child):
+                if len(child) == 0:
+                    out[p] = {}
                 walk(child, p, s)
             else:
                 out[p] = _value(child)

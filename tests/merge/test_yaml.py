@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from tests.corpus.scenarios import S13, S14, compose_14_ours, values_13_ours
-from tests.unit import tree_oracle
+from tests.support import tree_oracle
 from uplevel.merge import tree
 from uplevel.merge.result import MergeResult, UnparsableInput
 from uplevel.merge.yaml import merge_yaml

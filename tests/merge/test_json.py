@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.corpus.scenarios import S11, S12, S15, ours_11_reindented, ours_12_same_key_added
-from tests.unit import tree_oracle
+from tests.support import tree_oracle
 from uplevel.merge import tree
 from uplevel.merge.json import _parse, merge_json
 from uplevel.merge.result import MergeResult, UnparsableInput
