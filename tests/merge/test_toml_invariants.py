@@ -338,11 +338,13 @@ def test_overlapping_edits_conflict_exactly_where_values_differ(
     assert {c.path for c in result.conflicts} == expected, (base, ours, theirs, merged)
     # every non-conflicting change of both sides is there; conflicts keep ours' value
     b_values = {x.uid: x.value for b in doc.blocks for x in b.lines if x.kind == "kv"}
+    t_values = {x.uid: x.value for b in theirs_doc.blocks for x in b.lines if x.kind == "kv"}
     keep = [
         e
         for e in theirs_script
         if _path_of(doc, e) not in expected
-        and not (e.kind == "set" and _eq(b_values.get(e.line), e.value))  # set back to base: no change
+        # a setting theirs ends at its base value (set back, or set twice) is no change of theirs
+        and not (e.kind == "set" and _eq(b_values.get(e.line), t_values.get(e.line)))
     ]
     want = apply(ours_doc, keep)
     assert _reads(merged) == _reads(want.render()), (base, ours, theirs, merged)
