@@ -108,3 +108,12 @@ def test_offline_install_adopts_applies_and_reverts(dist: Path, tmp_path: Path) 
     assert snapshot(home) == snapshot(trees[1])
     run(uplevel, "revert", "--home", home, env=env)
     assert snapshot(home) == snapshot(trees[0])
+
+
+@pytest.mark.parametrize(("task", "code"), [("no-such-task", 2), ("dsit", 2), ("help", 0)])
+def test_dev_refuses_an_unknown_task(task: str, code: int) -> None:
+    """A typo in CI (`./dev tset`) must fail the job, not print the usage and pass."""
+    p = subprocess.run(["bash", ROOT / "dev", task], capture_output=True, text=True, timeout=60)
+    assert p.returncode == code, p.stderr
+    assert "./dev dist" in (p.stdout + p.stderr)
+    assert ("unknown task" in p.stderr) == (code == 2)
