@@ -26,6 +26,7 @@ from tests.support.homes import (
     snapshot,
     store_hashes,
 )
+from tests.support.migrate import held_open, make_database, needs_h2
 from uplevel.devtools.sample import PRODUCT
 
 ENVELOPE = {"uplevel", "command", "ok", "exit_code", "result", "error"}
@@ -440,6 +441,21 @@ def test_init_refuses_a_running_home_unless_forced(sample: Sample, server: str) 
     assert needle in err["message"]
     assert snapshot(home, include_state=True) == before  # not adopted, nothing written
     ok_envelope(run_cli("init", "--home", home, "--product", PRODUCT, "--force", "--json"), "init")
+
+
+@needs_h2
+def test_init_refuses_a_home_whose_h2_database_is_open(sample: Sample) -> None:
+    """H2 2.x leaves no lock file: the live lock on the .mv.db is what says "running"."""
+    home = sample.root / "home"
+    shutil.copytree(sample.trees[0], home, symlinks=True)
+    make_database(home / "repository/database", "WSO2SHARED_DB", [(1, "PizzaAPI")])
+    with held_open(home / "repository/database/WSO2SHARED_DB"):
+        err = error_envelope(
+            run_cli("init", "--home", home, "--product", PRODUCT, "--json"), "init", 4, "BusyError"
+        )
+        assert "repository/database/WSO2SHARED_DB.mv.db is open" in err["message"]
+        assert not (home / STATE).exists()
+    run_cli("init", "--home", home, "--product", PRODUCT, check=0)  # stopped: adopted
 
 
 def test_init_never_records_runtime_scratch_as_pristine(sample: Sample) -> None:
