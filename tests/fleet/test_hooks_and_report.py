@@ -5,6 +5,8 @@ all run by the real ansible-core on the four local nodes."""
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.client.test_online import _publish
 from tests.support.fleet import CONF, NODES, make_fleet, recap, run_playbook
+from tests.support.homes import run_cli
+from tests.support.server import serving
+from uplevel.devtools.sample import PRODUCT as SAMPLE
 
 pytestmark = pytest.mark.slow
 
@@ -128,3 +134,48 @@ def test_level_report_prints_one_table(tmp_path: Path) -> None:
     assert rows[0] == ["node", "product", "level", "latest", "security", "local"]
     local = {"node1": 1, "node2": 2, "node3": 1, "node4": 1}  # each node's own port (+ jar)
     assert rows[1:] == [[n, "standin-1.0.0", "0", "-", "-", str(local[n])] for n in NODES]
+
+
+@pytest.mark.e2e
+def test_level_report_asks_the_server_what_security_updates_are_pending(tmp_path: Path) -> None:
+    """Homes that follow a real `uplevel serve`: level 2 of the sample is a security fix."""
+    repo, trees = _publish(tmp_path / "pub")
+    token = run_cli(
+        "repo", "token", "create", repo, "--subscriber", "fleet", "--product", "wso2am-*",
+        "--channel", "full", "--json", check=0,
+    ).json["result"]["token"]  # fmt: skip
+    with serving(repo) as url:
+        hosts = {}
+        for node, lvl in (("behind", 1), ("current", 3)):
+            home = tmp_path / node
+            shutil.copytree(trees[lvl], home, symlinks=True)
+            run_cli(
+                "init", "--home", home, "--product", SAMPLE, "--server", url, "--level", str(lvl),
+                env={"UPLEVEL_TOKEN": token}, check=0,
+            )  # fmt: skip
+            hosts[node] = {"uplevel_home": str(home)}
+        inventory = tmp_path / "inventory.yml"
+        inventory.write_text(
+            json.dumps(
+                {
+                    "all": {
+                        "hosts": hosts,
+                        "vars": {
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": sys.executable,
+                        },
+                    }
+                }
+            )
+        )
+        r = run_playbook(
+            tmp_path, inventory, "uplevel.fleet.level_report",
+            {"uplevel_env": {"UPLEVEL_TOKEN": token}},
+        )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    table = r.stdout.split('"msg": [', 1)[1].split("]", 1)[0]
+    rows = [json.loads(line.rstrip(",")).split() for line in table.strip().splitlines()]
+    assert rows[1:] == [
+        ["behind", SAMPLE, "1", "3", "1", "0"],
+        ["current", SAMPLE, "3", "3", "0", "0"],
+    ]
