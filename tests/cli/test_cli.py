@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.crash import state_json
 from tests.support.homes import (
     Sample,
     Snapshot,
@@ -25,6 +26,7 @@ from tests.support.homes import (
     snapshot,
     store_hashes,
 )
+from tests.support.migrate import held_open, make_database, needs_h2
 from uplevel.devtools.sample import PRODUCT
 
 ENVELOPE = {"uplevel", "command", "ok", "exit_code", "result", "error"}
@@ -287,24 +289,33 @@ def test_status_reports_modified_added_deleted(sample: Sample) -> None:
     os.chmod(home / SH, 0o700)  # mode only
     (home / "bin/wso2server.sh").unlink()
     os.symlink("elsewhere.sh", home / "bin/wso2server.sh")  # retargeted symlink
+    shipped = ok_envelope(run_cli("status", "--home", home, "--json"), "status")["runtime_data"]
+    # Runtime data, not a local change: counted apart (the shipped H2 database and webapps too).
     (home / "repository/logs/wso2carbon.log").write_text("log\n")  # into a pristine empty dir
+    (home / "bin/extra.sh").write_text("#!/bin/sh\n")
     want = {
         "modified": sorted([TOML, SH, "bin/wso2server.sh"]),
-        "added": sorted(
-            ["repository/components/lib/mysql-connector.jar", "repository/logs/wso2carbon.log"]
-        ),
+        "added": sorted(["repository/components/lib/mysql-connector.jar", "bin/extra.sh"]),
         "deleted": [LOG4J],
     }
+    runtime = {"files": shipped["files"] + 1, "bytes": shipped["bytes"] + 4}
     st = ok_envelope(run_cli("status", "--home", home, "--json"), "status")
     assert st["local_changes"] == want
+    assert st["runtime_data"] == runtime
     v = envelope(run_cli("verify", "--home", home, "--json"), "verify", 1)
     assert v["result"]["local_changes"] == want
+    assert v["result"]["runtime_data"] == runtime
+    hidden = ok_envelope(run_cli("status", "--home", home, "--no-runtime", "--json"), "status")
+    assert hidden["runtime_data"] is None and hidden["local_changes"] == want
     human = run_cli("status", "--home", home)
     assert human.returncode == 0
     assert "local changes: 3 modified, 2 added, 1 deleted" in human.stdout
+    assert f"runtime data (not compared): {runtime['files']} files" in human.stdout
+    assert "runtime data" not in run_cli("verify", "--home", home, "--no-runtime").stdout
     assert f"  modified  {TOML}" in human.stdout
     assert f"  deleted   {LOG4J}" in human.stdout
-    assert "  added     repository/logs/wso2carbon.log" in human.stdout
+    assert "  added     bin/extra.sh" in human.stdout
+    assert "wso2carbon.log" not in human.stdout
     # the second run (with the stat cache) says the same
     assert (
         ok_envelope(run_cli("status", "--home", home, "--json"), "status")["local_changes"] == want
@@ -401,7 +412,75 @@ def test_running_product_pid_refuses_apply_unless_forced(sample: Sample) -> None
     run_cli("apply", "--home", home, sample.bundles[1], "--force", check=0)
     assert (home / "wso2carbon.pid").read_text() == f"{pid}\n"
     st = ok_envelope(run_cli("status", "--home", home, "--json"), "status")
-    assert st["level"] == 1 and st["local_changes"]["added"] == ["wso2carbon.pid"]
+    assert st["level"] == 1 and st["local_changes"]["added"] == []  # runtime data, apart
+
+
+def _live_scratch(home: Path) -> None:
+    """What a running (or crashed) server leaves in its home: pid, H2 lock, logs, tmp."""
+    (home / "wso2carbon.pid").write_text(f"{os.getpid()}\n")
+    (home / "repository/database/WSO2AM_DB.lock.db").write_bytes(b"lock")
+    (home / "repository/logs/wso2carbon.log").write_text("started\n")
+    (home / "tmp/work/x.tmp").parent.mkdir(parents=True)
+    (home / "tmp/work/x.tmp").write_bytes(b"scratch")
+
+
+@pytest.mark.parametrize("server", ["pid", "lock"])
+def test_init_refuses_a_running_home_unless_forced(sample: Sample, server: str) -> None:
+    home = sample.root / "home"
+    shutil.copytree(sample.trees[0], home, symlinks=True)
+    if server == "pid":
+        (home / "wso2carbon.pid").write_text(f"{os.getpid()}\n")
+        needle = f"pid {os.getpid()}"
+    else:
+        (home / "repository/database/WSO2AM_DB.lock.db").write_bytes(b"lock")
+        needle = "WSO2AM_DB.lock.db"
+    before = snapshot(home, include_state=True)
+    err = error_envelope(
+        run_cli("init", "--home", home, "--product", PRODUCT, "--json"), "init", 4, "BusyError"
+    )
+    assert needle in err["message"]
+    assert snapshot(home, include_state=True) == before  # not adopted, nothing written
+    ok_envelope(run_cli("init", "--home", home, "--product", PRODUCT, "--force", "--json"), "init")
+
+
+@needs_h2
+def test_init_refuses_a_home_whose_h2_database_is_open(sample: Sample) -> None:
+    """H2 2.x leaves no lock file: the live lock on the .mv.db is what says "running"."""
+    home = sample.root / "home"
+    shutil.copytree(sample.trees[0], home, symlinks=True)
+    make_database(home / "repository/database", "WSO2SHARED_DB", [(1, "PizzaAPI")])
+    with held_open(home / "repository/database/WSO2SHARED_DB"):
+        err = error_envelope(
+            run_cli("init", "--home", home, "--product", PRODUCT, "--json"), "init", 4, "BusyError"
+        )
+        assert "repository/database/WSO2SHARED_DB.mv.db is open" in err["message"]
+        assert not (home / STATE).exists()
+    run_cli("init", "--home", home, "--product", PRODUCT, check=0)  # stopped: adopted
+
+
+def test_init_never_records_runtime_scratch_as_pristine(sample: Sample) -> None:
+    """Adopted with its pid, lock, log and tmp files, a home records the same pristine tree as
+    the clean pack (so signed bundles of the published level still apply), and none of them
+    ever shows as a local change; apply and revert leave them alone."""
+    clean = sample.home("clean")
+    home = sample.root / "home"
+    shutil.copytree(sample.trees[0], home, symlinks=True)
+    _live_scratch(home)
+    run_cli("init", "--home", home, "--product", PRODUCT, "--force", check=0)
+    assert state_json(home)["pristine"] == state_json(clean)["pristine"]
+    st = ok_envelope(run_cli("status", "--home", home, "--json"), "status")
+    assert st["local_changes"] == {"modified": [], "added": [], "deleted": []}
+    clean_runtime = ok_envelope(run_cli("status", "--home", clean, "--json"), "status")
+    assert st["runtime_data"]["files"] == clean_runtime["runtime_data"]["files"] + 4
+    (home / "repository/logs/wso2carbon.log").write_text("started\nstopped\n")
+    (home / "wso2carbon.pid").unlink()
+    (home / "repository/database/WSO2AM_DB.lock.db").unlink()
+    run_cli("apply", "--home", home, sample.bundles[1], check=0)
+    run_cli("revert", "--home", home, check=0)
+    assert (home / "repository/logs/wso2carbon.log").read_text() == "started\nstopped\n"
+    assert (home / "tmp/work/x.tmp").read_bytes() == b"scratch"
+    v = envelope(run_cli("verify", "--home", home, "--json"), "verify", 0)
+    assert v["result"]["pristine"] is True
 
 
 def test_stale_pid_does_not_block(sample: Sample) -> None:

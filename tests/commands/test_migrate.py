@@ -120,11 +120,14 @@ def test_everything_arrives_verified_and_configuration_merged(world: World, tmp_
     assert r["links"] == {"copied": len(CARRIED), "reflinked": 0, "hardlinked": 0}
     # OLD is exactly as it was.
     assert whole(old) == old_before
-    # In NEW, what was carried is a local change; its history says migrated.
+    # In NEW, what was carried is a local change, the runtime data is counted apart (never
+    # a local change); its history says migrated.
     status = run_cli("status", "--home", new, "--json", check=0).json["result"]
     local = status["local_changes"]
-    assert set(local["added"]) == {JAR, CARBON_DB, SYNAPSE, TENANT, TENANT_KS, *SOLR}
-    assert set(local["modified"]) == {AM_DB, CONF, KEYSTORE}
+    assert set(local["added"]) == {JAR}
+    assert set(local["modified"]) == {CONF, KEYSTORE}
+    assert status["runtime_data"]["files"] >= len(RUNTIME)
+    assert status["runtime_data"]["bytes"] >= sum((new / p).stat().st_size for p in RUNTIME)
     events = run_cli("history", "--home", new, "--json", check=0).json["result"]["events"]
     assert [e["event"] for e in events] == ["init", "migrated"]
     # The databases open in NEW and hold their rows, under both names.
@@ -358,12 +361,13 @@ def test_link_shares_runtime_files_and_copies_the_rest(world: World, tmp_path: P
     for path in (KEYSTORE, JAR):  # configuration and additions: always copies
         assert inode(new / path) != inode(old / path)
         assert sha(new / path) == sha(old / path)
-    # Linked files were not read: the record says so; NEW's status reads them as added.
+    # Linked files were not read: the record says so; NEW's status counts them as runtime data.
     record = next((new / STATE_DIR / "transactions").glob("*.json"))
     after = {c["path"]: c["after"] for c in json.loads(record.read_text())["changes"]}
     assert after[TENANT]["sha256"] == "0" * 64 and after[JAR]["sha256"] == sha(old / JAR)
     status = run_cli("status", "--home", new, "--json", check=0).json["result"]
-    assert TENANT in status["local_changes"]["added"]
+    assert TENANT not in status["local_changes"]["added"]
+    assert status["runtime_data"]["files"] >= len(RUNTIME)
 
 
 # --- pristine files from an update server ------------------------------------------------------

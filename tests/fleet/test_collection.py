@@ -54,6 +54,7 @@ def test_ansible_galaxy_builds_the_collection(tmp_path: Path) -> None:
         "plugins/module_utils/uplevel_cli.py",
         "roles/rolling_update/tasks/main.yml",
         "playbooks/rolling_update.yml",
+        "playbooks/level_report.yml",
         "meta/runtime.yml",
         "README.md",
     } <= names

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import click
 
-from uplevel import __version__
+from uplevel import DISTRIBUTION, __version__
 from uplevel.cli import home, merge, update
 
 
@@ -45,7 +45,9 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="uplevel")
+@click.version_option(
+    __version__, prog_name="uplevel", message=f"%(prog)s %(version)s (distribution {DISTRIBUTION})"
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:

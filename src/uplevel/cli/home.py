@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from uplevel.cli.options import force_option, home_option, json_option, server_options
+from uplevel.cli.options import F, force_option, home_option, json_option, server_options
 from uplevel.cli.output import notes, progress, run
 
 if TYPE_CHECKING:
+    from uplevel.commands import inspect
     from uplevel.engine.localchanges import LocalChanges
 
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     help="With --server: the repository's root.json obtained out of band (else trust on first use).",
 )
 @server_options
+@force_option
 @json_option
 @click.pass_context
 def init(
@@ -49,9 +51,13 @@ def init(
     root_file: Path | None,
     token_file: Path | None,
     ca_bundle: Path | None,
+    force: bool,
     as_json: bool,
 ) -> None:
-    """Adopt a home: record what pristine means for it, at LEVEL."""
+    """Adopt a home: record what pristine means for it, at LEVEL.
+
+    Refused (exit 4) while the product runs: stop it first. The profile's pid and lock
+    files, logs and temporary files are never recorded as pristine."""
     from uplevel.commands import adopt
 
     if server:
@@ -82,11 +88,14 @@ def init(
                 token_file=token_file,
                 root_file=root_file,
                 ca_bundle=ca_bundle,
+                force=force,
                 progress=cb,
             )
             out.finish(rs, human_server)
     with run(ctx, "init", as_json) as out, progress("hashing", None, not as_json) as cb:
-        r = adopt.init(home, product=product, level=level or 0, channel=channel, progress=cb)
+        r = adopt.init(
+            home, product=product, level=level or 0, channel=channel, force=force, progress=cb
+        )
 
         def human(r: adopt.InitResult) -> None:
             click.echo(
@@ -109,12 +118,31 @@ def _show_changes(local: LocalChanges, limit: int = 50) -> None:
             click.echo(f"  … and {len(paths) - limit} more {label} (see --json)")
 
 
+def no_runtime_option(f: F) -> F:
+    return click.option(
+        "--no-runtime",
+        "hide_runtime",
+        is_flag=True,
+        help="Leave runtime data (databases, deployed artifacts, logs: the profile's runtime "
+        "paths) out of the report; it is never a local change either way.",
+    )(f)
+
+
+def _show_runtime(r: inspect.StatusResult | inspect.VerifyResult) -> None:
+    if r.show_runtime and r.local.runtime_files:
+        click.echo(
+            f"runtime data (not compared): {r.local.runtime_files} files, "
+            f"{r.local.runtime_bytes:,} bytes"
+        )
+
+
 @click.command()
 @home_option
+@no_runtime_option
 @json_option
 @click.pass_context
-def status(ctx: click.Context, home: Path, as_json: bool) -> None:
-    """Level, channel, pending work and local changes."""
+def status(ctx: click.Context, home: Path, hide_runtime: bool, as_json: bool) -> None:
+    """Level, channel, pending work and local changes (runtime data counted apart)."""
     from uplevel.commands import inspect
 
     def human(r: inspect.StatusResult) -> None:
@@ -145,18 +173,21 @@ def status(ctx: click.Context, home: Path, as_json: bool) -> None:
                 f"{len(loc.deleted)} deleted"
             )
             _show_changes(loc)
+        _show_runtime(r)
 
     with run(ctx, "status", as_json) as out:
-        r = inspect.status(home)
+        r = inspect.status(home, show_runtime=not hide_runtime)
         out.finish(r, human)
 
 
 @click.command()
 @home_option
+@no_runtime_option
 @json_option
 @click.pass_context
-def verify(ctx: click.Context, home: Path, as_json: bool) -> None:
-    """Hash every file against pristine (exit 1 when the home differs)."""
+def verify(ctx: click.Context, home: Path, hide_runtime: bool, as_json: bool) -> None:
+    """Hash every file against pristine (exit 1 when the home differs; runtime data is
+    counted apart, never hashed)."""
     from uplevel.commands import inspect
 
     def human(r: inspect.VerifyResult) -> None:
@@ -170,9 +201,10 @@ def verify(ctx: click.Context, home: Path, as_json: bool) -> None:
                 f"{len(r.local.deleted)} deleted"
             )
             _show_changes(r.local)
+        _show_runtime(r)
 
     with run(ctx, "verify", as_json) as out, progress("verifying", None, not as_json) as cb:
-        r = inspect.verify(home, progress=cb)
+        r = inspect.verify(home, progress=cb, show_runtime=not hide_runtime)
         out.finish(r, human, 0 if r.local.clean else 1)
 
 

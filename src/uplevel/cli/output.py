@@ -40,14 +40,18 @@ class Output:
         self.command = command
         self.as_json = as_json
 
-    def finish(self, result: R, human: Callable[[R], None], exit_code: int = 0) -> NoReturn:
+    def finish(
+        self, result: R, human: Callable[[R], None], exit_code: int = 0, *, ok: bool | None = None
+    ) -> NoReturn:
+        """Print `result` and exit; `ok` for an exit code that reports an answer, not a
+        failure (`check --exit-code`: 100, 101)."""
         if self.as_json:
             click.echo(
                 json.dumps(
                     {
                         "uplevel": JSON_ENVELOPE_VERSION,
                         "command": self.command,
-                        "ok": exit_code in (0,),
+                        "ok": exit_code == 0 if ok is None else ok,
                         "exit_code": exit_code,
                         "result": result.to_dict(),
                         "error": None,

@@ -158,13 +158,35 @@ def abort(ctx: click.Context, home: Path, force: bool, as_json: bool) -> None:
 
 @click.command()
 @home_option
+@click.option(
+    "--exit-code",
+    "exit_code",
+    is_flag=True,
+    help="For monitoring: exit 0 when the home is at the newest level, 100 when updates are "
+    "pending, 101 when security updates are pending; errors keep their codes (1, 2, 4).",
+)
+@click.option(
+    "--prometheus",
+    "metrics_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write FILE for node_exporter's textfile collector (replaced atomically): "
+    "uplevel_level, uplevel_latest_level, uplevel_security_pending, uplevel_local_changes.",
+)
 @server_options
 @json_option
 @click.pass_context
 def check(
-    ctx: click.Context, home: Path, token_file: Path | None, ca_bundle: Path | None, as_json: bool
+    ctx: click.Context,
+    home: Path,
+    exit_code: bool,
+    metrics_file: Path | None,
+    token_file: Path | None,
+    ca_bundle: Path | None,
+    as_json: bool,
 ) -> None:
-    """Levels available on the server, with a summary."""
+    """Levels available on the server, with a summary.
+
+    With --exit-code: 0 current, 100 updates pending, 101 security updates pending."""
     from uplevel.commands import update as online
 
     def human(r: online.CheckResult) -> None:
@@ -183,7 +205,12 @@ def check(
             )
 
     with run(ctx, "check", as_json) as out:
-        out.finish(online.check(home, token_file=token_file, ca_bundle=ca_bundle), human)
+        r = online.check(
+            home, token_file=token_file, ca_bundle=ca_bundle, count_local=metrics_file is not None
+        )
+        if metrics_file is not None:
+            online.write_metrics(metrics_file, r)
+        out.finish(r, human, r.exit_code if exit_code else 0, ok=True)
 
 
 @click.command()

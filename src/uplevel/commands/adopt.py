@@ -20,11 +20,14 @@ from typing import Any
 from uplevel.client.remote import home_remote
 from uplevel.core.closest import closest_level
 from uplevel.core.manifest import Manifest
+from uplevel.core.profile import Profile
 from uplevel.core.updateinfo import check_channel, check_product
 from uplevel.engine import fsio
 from uplevel.engine.home import Event, Home, State, now
 from uplevel.engine.localchanges import LocalChanges, compare, seed_index
-from uplevel.engine.scan import read_tree
+from uplevel.engine.profiles import profile_for
+from uplevel.engine.running import check_stopped
+from uplevel.engine.scan import read_tree, walk
 from uplevel.errors import HomeError, ServerError, UsageError
 
 
@@ -74,6 +77,14 @@ def adoptable(root: Path, product: str, channel: str) -> Home:
     return home
 
 
+def refuse_running(home: Home, product: str, *, force: bool) -> Profile:
+    """The product's profile, after the running check every changing command makes (exit 4):
+    adopting a live home would record its pid file and open databases. `force` skips it."""
+    profile = profile_for(product)
+    check_stopped(home.root, profile, force=force, files=None if force else dict(walk(home.root)))
+    return profile
+
+
 @dataclass(frozen=True, kw_only=True)
 class InitResult:
     home: str
@@ -93,17 +104,20 @@ def init(
     product: str,
     level: int,
     channel: str,
+    force: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> InitResult:
-    """Adopt a home that is pristine at `level`: record its manifest as pristine."""
+    """Adopt a home that is pristine at `level`: record its manifest as pristine, less the
+    scratch a server leaves (pid and lock files, logs, temporary files: Profile.is_scratch)."""
     if level < 0:
         check_product(product)
         check_channel(channel)
         raise UsageError("--level must be 0 or more")
     home = adoptable(root, product, channel)
+    profile = refuse_running(home, product, force=force)
     with home.locked():
         stats: dict[str, os.stat_result] = {}
-        manifest = read_tree(home.root, progress, stats)
+        manifest = read_tree(home.root, progress, stats, skip=profile.is_scratch)
         write_adoption(home, adoption(product, channel, level, manifest), manifest)
         seed_index(home, manifest, stats)
     return InitResult(
@@ -153,6 +167,7 @@ def init_from_server(
     token_file: Path | None = None,
     root_file: Path | None = None,
     ca_bundle: Path | None = None,
+    force: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ServerInitResult:
     """Pin the repository's root of trust and adopt the home at a published level.
@@ -161,6 +176,7 @@ def init_from_server(
     operator's earlier customisations show up as local changes from the start.
     """
     home = adoptable(root, product, channel)
+    refuse_running(home, product, force=force)
     created = [d for d in (home.state_dir.parent, home.state_dir) if not d.exists()]
     try:
         return _adopt_from_server(
@@ -191,7 +207,8 @@ def _adopt_from_server(
         if not levels:
             raise ServerError(f"{server} publishes no level of {product} in the {channel} channel")
         stats: dict[str, os.stat_result] = {}
-        tree = read_tree(home.root, progress, stats)
+        profile = profile_for(product)
+        tree = read_tree(home.root, progress, stats, skip=profile.is_scratch)
         scores: list[dict[str, int]] = []
         if level is None:
             candidates = {n: remote.level_manifest(product, channel, n) for n in levels}
@@ -216,7 +233,7 @@ def _adopt_from_server(
         write_adoption(home, state, published.manifest)
         if published.manifest.digest == tree.digest:
             seed_index(home, tree, stats)
-        local = compare(home, state.pristine, use_index=True)
+        local = compare(home, state.pristine, use_index=True, runtime=profile.is_runtime_data)
     return ServerInitResult(
         home=str(home.root),
         product=product,

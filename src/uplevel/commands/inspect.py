@@ -24,6 +24,7 @@ class StatusResult:
     local: LocalChanges
     notes: tuple[str, ...]
     busy: bool
+    show_runtime: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -34,9 +35,16 @@ class StatusResult:
             "server": self.server,
             "pending": self.pending,
             "local_changes": self.local.to_dict(),
+            "runtime_data": runtime_data(self.local, self.show_runtime),
             "notes": list(self.notes),
             "busy": self.busy,
         }
+
+
+def runtime_data(local: LocalChanges, shown: bool) -> dict[str, int] | None:
+    """The runtime data found (the profile's runtime paths, pid, lock and log files): never
+    local changes, reported apart; None when the operator asked to leave it out."""
+    return {"files": local.runtime_files, "bytes": local.runtime_bytes} if shown else None
 
 
 def _pending(home: Home, state: State) -> dict[str, Any] | None:
@@ -56,9 +64,15 @@ def _pending(home: Home, state: State) -> dict[str, Any] | None:
     }
 
 
-def status(root: Path) -> StatusResult:
+def status(root: Path, *, show_runtime: bool = True) -> StatusResult:
     with open_home(root, change=False) as s:
-        local = compare(s.home, s.state.pristine, use_index=True, save_index=not s.read_only)
+        local = compare(
+            s.home,
+            s.state.pristine,
+            use_index=True,
+            save_index=not s.read_only,
+            runtime=s.home.profile(s.state).is_runtime_data,
+        )
         return StatusResult(
             home=str(s.home.root),
             product=s.state.product,
@@ -74,6 +88,7 @@ def status(root: Path) -> StatusResult:
                 else ()
             ),
             busy=s.read_only,
+            show_runtime=show_runtime,
         )
 
 
@@ -85,6 +100,7 @@ class VerifyResult:
     bytes: int
     local: LocalChanges
     notes: tuple[str, ...] = ()
+    show_runtime: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,14 +110,23 @@ class VerifyResult:
             "bytes_hashed": self.bytes,
             "pristine": self.local.clean,
             "local_changes": self.local.to_dict(),
+            "runtime_data": runtime_data(self.local, self.show_runtime),
             "notes": list(self.notes),
         }
 
 
-def verify(root: Path, progress: Callable[[int], None] | None = None) -> VerifyResult:
-    """Hash every file against pristine, ignoring the stat cache."""
+def verify(
+    root: Path, progress: Callable[[int], None] | None = None, *, show_runtime: bool = True
+) -> VerifyResult:
+    """Hash every file against pristine, ignoring the stat cache (runtime data apart)."""
     with open_home(root, change=False) as s:
-        local = compare(s.home, s.state.pristine, use_index=False, progress=progress)
+        local = compare(
+            s.home,
+            s.state.pristine,
+            use_index=False,
+            progress=progress,
+            runtime=s.home.profile(s.state).is_runtime_data,
+        )
         return VerifyResult(
             home=str(s.home.root),
             level=s.state.level,
@@ -109,6 +134,7 @@ def verify(root: Path, progress: Callable[[int], None] | None = None) -> VerifyR
             bytes=local.hashed_bytes,
             local=local,
             notes=tuple(s.notes),
+            show_runtime=show_runtime,
         )
 
 

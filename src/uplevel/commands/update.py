@@ -22,7 +22,7 @@ from uplevel.core.changelog import Changelog, LevelNotes, changelog
 from uplevel.core.manifest import Entry
 from uplevel.core.plan import MERGE_MAX
 from uplevel.engine.home import Home, State
-from uplevel.engine.localchanges import current_entries
+from uplevel.engine.localchanges import compare, current_entries
 from uplevel.engine.session import open_home
 from uplevel.errors import HomeError, UsageError
 from uplevel.repo.documents import LevelManifest, StoredBlob
@@ -46,6 +46,23 @@ class CheckResult:
     level: int
     available: tuple[int, ...]
     log: Changelog | None
+    local_changes: int | None = None  # modified + added + deleted; counted for --prometheus
+
+    @property
+    def latest(self) -> int:
+        return self.available[-1] if self.available else self.level
+
+    @property
+    def security_pending(self) -> int:
+        return self.log.security_count if self.log else 0
+
+    @property
+    def exit_code(self) -> int:
+        """For monitoring (`check --exit-code`): 0 current, 100 updates pending (as `dnf
+        check-update`), 101 security updates pending."""
+        if self.security_pending:
+            return CHECK_SECURITY_PENDING
+        return CHECK_PENDING if self.available else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,12 +70,57 @@ class CheckResult:
             "product": self.product,
             "channel": self.channel,
             "level": self.level,
-            "latest": self.available[-1] if self.available else self.level,
+            "latest": self.latest,
             "available": list(self.available),
-            "security_updates": self.log.security_count if self.log else 0,
+            "pending": len(self.available),
+            "security_pending": self.security_pending,
+            "security_updates": self.security_pending,
             "highest_severity": self.log.highest_severity if self.log else None,
+            "local_changes": self.local_changes,
             "updates": [n.info.to_dict() for n in self.log.levels] if self.log else [],
         }
+
+
+CHECK_PENDING = 100
+CHECK_SECURITY_PENDING = 101
+
+
+def _label(value: str) -> str:
+    """A Prometheus label value, escaped as the text exposition format says."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def metrics_text(r: CheckResult) -> str:
+    """The check as a node_exporter textfile (Prometheus text exposition format 0.0.4)."""
+    labels = f'home="{_label(r.home)}",product="{_label(r.product)}",channel="{_label(r.channel)}"'
+    gauges = [
+        ("uplevel_level", "The update level the home is at.", r.level),
+        ("uplevel_latest_level", "The newest level the server publishes.", r.latest),
+        (
+            "uplevel_security_pending",
+            "Security updates published and not applied.",
+            r.security_pending,
+        ),
+    ]
+    if r.local_changes is not None:
+        gauges.append(
+            (
+                "uplevel_local_changes",
+                "Files changed, added or deleted against pristine (runtime data apart).",
+                r.local_changes,
+            )
+        )
+    out = []
+    for name, help_, value in gauges:
+        out += [f"# HELP {name} {help_}", f"# TYPE {name} gauge", f"{name}{{{labels}}} {value}"]
+    return "\n".join(out) + "\n"
+
+
+def write_metrics(path: Path, r: CheckResult) -> None:
+    """Replace the textfile atomically: node_exporter never reads half a file."""
+    from uplevel.engine import fsio
+
+    fsio.write_durable(path, metrics_text(r).encode())
 
 
 def _online_session_remote(
@@ -75,8 +137,14 @@ def _online_session_remote(
 
 
 def check(
-    root: Path, *, token_file: Path | None = None, ca_bundle: Path | None = None
+    root: Path,
+    *,
+    token_file: Path | None = None,
+    ca_bundle: Path | None = None,
+    count_local: bool = False,
 ) -> CheckResult:
+    """Levels newer than the home's; with `count_local`, also its local changes (the stat
+    cache makes that cheap when nothing changed)."""
     with open_home(root, change=False) as s:
         remote = _online_session_remote(s.home, s.state, token_file, ca_bundle)
         st = s.state
@@ -101,7 +169,19 @@ def check(
             level=st.level,
             available=tuple(newer),
             log=log,
+            local_changes=_count_local(s.home, st, save=not s.read_only) if count_local else None,
         )
+
+
+def _count_local(home: Home, state: State, *, save: bool) -> int:
+    local = compare(
+        home,
+        state.pristine,
+        use_index=True,
+        save_index=save,
+        runtime=home.profile(state).is_runtime_data,
+    )
+    return len(local.modified) + len(local.added) + len(local.deleted)
 
 
 def summary(

@@ -22,14 +22,12 @@ known to differ from both.
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from uplevel.core.manifest import Entry
-from uplevel.core.profile import Profile
+from uplevel.core.profile import Profile, matches_any
 
 Action = Literal["copy", "carry", "merge", "conflict", "skip", "deleted"]
 Category = Literal["runtime", "config", "addition", "other"]
@@ -60,60 +58,19 @@ class Item:
         }
 
 
-@functools.lru_cache(maxsize=512)
-def _regex(pattern: str) -> str:
-    """A profile glob as a regular expression with the meaning Profile gives it: a leading
-    `**/` spans any number of directories (none included), a trailing `/**` means "under this
-    literal prefix", and `*`, `?` and `[...]` stay within one path component."""
-    if pattern.startswith("**/"):
-        return "(?:[^/]*/)*" + _regex(pattern[3:])
-    if pattern.endswith("/**"):
-        return re.escape(pattern[:-2]) + ".*"
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        i += 1
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[" and "]" in pattern[i + 1 :]:
-            end = pattern.index("]", i + 1)
-            body = pattern[i:end]
-            i = end + 1
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-        else:
-            out.append(re.escape(c))
-    return "".join(out)
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{_regex(p)})" for p in patterns), re.DOTALL)
-
-
-def _any(patterns: tuple[str, ...], path: str) -> bool:
-    rx = _compiled(patterns)
-    return rx is not None and rx.fullmatch(path) is not None
-
-
 def excluded(profile: Profile, path: str) -> bool:
     """Profile.is_runtime_excluded, compiled (the planner asks it for every file of OLD)."""
-    return _any(profile.runtime_exclude, path)
+    return matches_any(profile.runtime_exclude, path)
 
 
 def category(profile: Profile, path: str) -> Category:
     """Which of the profile's path lists `path` belongs to (Profile.is_runtime, is_config,
     is_addition, in that order), with the globs compiled once."""
-    if _any(profile.runtime, path) and not excluded(profile, path):
+    if matches_any(profile.runtime, path) and not excluded(profile, path):
         return "runtime"
-    if _any(profile.config, path):
+    if matches_any(profile.config, path):
         return "config"
-    if _any(profile.additions, path):
+    if matches_any(profile.additions, path):
         return "addition"
     return "other"
 

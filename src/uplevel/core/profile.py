@@ -12,6 +12,8 @@ Finding the profile files is engine/profiles.py; the running check is engine/run
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
 import tomllib
 from dataclasses import dataclass, replace
 from typing import Any
@@ -55,6 +57,19 @@ class Profile:
         """A file `migrate` never carries (lock, trace or temporary files of a runtime)."""
         return any(_match(path, p) for p in self.runtime_exclude)
 
+    def is_scratch(self, path: str) -> bool:
+        """What a running server leaves behind and nobody keeps: the pid file, lock files and
+        `runtime_exclude` (logs, temporary, lock and trace files). Never recorded as pristine."""
+        return (
+            path == self.pid_file
+            or matches_any(self.lock_files, path)
+            or matches_any(self.runtime_exclude, path)
+        )
+
+    def is_runtime_data(self, path: str) -> bool:
+        """Runtime data or scratch: never a local change (status and verify count it apart)."""
+        return matches_any(self.runtime, path) or self.is_scratch(path)
+
     def is_addition(self, path: str) -> bool:
         """A place where operators add their own files (extra jars)."""
         return any(_match(path, pat) for pat in self.additions)
@@ -96,6 +111,48 @@ def _match(path: str, pattern: str) -> bool:
     if pattern.endswith("/**"):
         return path.startswith(pattern[:-2])
     return fnmatch.fnmatchcase(path, pattern) and path.count("/") == pattern.count("/")
+
+
+@functools.lru_cache(maxsize=512)
+def _regex(pattern: str) -> str:
+    """A profile glob as a regular expression with the meaning Profile gives it: a leading
+    `**/` spans any number of directories (none included), a trailing `/**` means "under this
+    literal prefix", and `*`, `?` and `[...]` stay within one path component."""
+    if pattern.startswith("**/"):
+        return "(?:[^/]*/)*" + _regex(pattern[3:])
+    if pattern.endswith("/**"):
+        return re.escape(pattern[:-2]) + ".*"
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        i += 1
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i:end]
+            i = end + 1
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+        else:
+            out.append(re.escape(c))
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{_regex(p)})" for p in patterns), re.DOTALL)
+
+
+def matches_any(patterns: tuple[str, ...], path: str) -> bool:
+    """Whether `path` matches one of the globs, compiled once (asked for every file of a home)."""
+    rx = _compiled(patterns)
+    return rx is not None and rx.fullmatch(path) is not None
 
 
 def _fields(d: dict[str, Any], where: str) -> dict[str, Any]:

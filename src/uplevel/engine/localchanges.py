@@ -45,6 +45,8 @@ class LocalChanges:
     hashed_files: int = 0
     hashed_bytes: int = 0
     checked_files: int = 0
+    runtime_files: int = 0  # runtime data (Profile.is_runtime_data): counted, never compared
+    runtime_bytes: int = 0
 
     @property
     def clean(self) -> bool:
@@ -101,8 +103,12 @@ def compare(
     use_index: bool,
     save_index: bool = True,
     progress: Callable[[int], None] | None = None,
+    runtime: Callable[[str], bool] | None = None,
 ) -> LocalChanges:
-    """Modified / added / deleted paths of the home relative to the pristine manifest."""
+    """Modified / added / deleted paths of the home relative to the pristine manifest.
+
+    Paths `runtime` names are what the server writes, not the operator: they are counted
+    (files and bytes present) and never read, and a missing one is no deletion."""
     root = home.root
     manifest: Manifest | None = None
 
@@ -121,8 +127,14 @@ def compare(
     modified: list[str] = []
     added: list[str] = []
     to_hash: list[tuple[str, os.stat_result]] = []
+    runtime_files = runtime_bytes = 0
     for rel, st in walk(root):
         seen.add(rel)
+        if runtime is not None and runtime(rel):
+            if not stat.S_ISDIR(st.st_mode):
+                runtime_files += 1
+                runtime_bytes += st.st_size if stat.S_ISREG(st.st_mode) else 0
+            continue
         if rel not in index:
             added.append(rel)
             continue
@@ -150,7 +162,9 @@ def compare(
     deleted = [
         p
         for p in index
-        if p not in seen and not (pristine()[p].kind == "dir" and fsio.is_dir_nofollow(root / p))
+        if p not in seen
+        and not (runtime is not None and runtime(p))
+        and not (pristine()[p].kind == "dir" and fsio.is_dir_nofollow(root / p))
     ]
     if use_index and save_index and dirty:
         _save_index(home, pristine_digest, index)
@@ -161,6 +175,8 @@ def compare(
         hashed_files=len(to_hash),
         hashed_bytes=sum(st.st_size for _, st in to_hash),
         checked_files=len(seen),
+        runtime_files=runtime_files,
+        runtime_bytes=runtime_bytes,
     )
 
 

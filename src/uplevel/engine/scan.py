@@ -102,11 +102,17 @@ def read_tree(
     root: Path,
     progress: Callable[[int], None] | None = None,
     stats: dict[str, os.stat_result] | None = None,
+    skip: Callable[[str], bool] | None = None,
 ) -> Manifest:
     """The manifest of a tree on disk (special files such as sockets are refused).
 
-    `stats`, when given, receives the lstat of every path read."""
+    `stats`, when given, receives the lstat of every path read. Paths for which `skip` says
+    True are left out, unread; a directory whose files were all skipped is recorded as
+    the empty directory a pack ships (an unzipped pack's `logs/` before the server wrote to it).
+    """
     items = list(walk(root))
+    if skip is not None:
+        items = _without(root, items, skip)
     if stats is not None:
         stats.update(items)
     for rel, st in items:
@@ -117,6 +123,27 @@ def read_tree(
     return Manifest(
         (rel, entry_from_stat(root, rel, st, digests.get(rel, ""))) for rel, st in items
     )
+
+
+def _without(
+    root: Path, items: list[tuple[str, os.stat_result]], skip: Callable[[str], bool]
+) -> list[tuple[str, os.stat_result]]:
+    kept = [(rel, st) for rel, st in items if not skip(rel)]
+    covered = {rel for rel, _ in kept}
+    for rel, _ in kept:
+        while "/" in rel:
+            rel = rel.rsplit("/", 1)[0]
+            covered.add(rel)
+    # The directory that holds skipped files (logs/ for logs/x.log) was in the pack, empty;
+    # one holding only skipped directories (tmp/ for tmp/work/x) is the server's own.
+    emptied = {
+        parent
+        for rel, _ in items
+        if "/" in rel and skip(rel)
+        for parent in (rel.rsplit("/", 1)[0],)
+        if parent not in covered and not skip(parent)
+    }
+    return kept + [(d, os.lstat(root / d)) for d in sorted(emptied)]
 
 
 def read_entry(root: Path, rel: str) -> Entry | None:

@@ -30,6 +30,12 @@ options:
     description: Environment variables for uplevel, e.g. C(UPLEVEL_PROFILES).
     type: dict
     default: {}
+  check:
+    description:
+      - Also ask the update server the home follows what is pending (C(uplevel check)), for
+        C(latest_level) and C(security_pending). Homes without a server return null for both.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -106,6 +112,18 @@ profile:
       C(health_command), C(health_timeout), and the other keys of docs/profiles.md).
   returned: always
   type: dict
+server:
+  description: The update server the home follows, or null (offline bundles only).
+  returned: always
+  type: str
+latest_level:
+  description: With C(check), the newest level the server publishes; else null.
+  returned: always
+  type: int
+security_pending:
+  description: With C(check), how many published security updates the home lacks; else null.
+  returned: always
+  type: int
 notes:
   description: uplevel's notes on the home.
   returned: always
@@ -123,13 +141,30 @@ from ansible_collections.uplevel.fleet.plugins.module_utils.uplevel_cli import (
     conflict_list,
     live_pid,
     profile,
+    run,
     status,
 )
 
 
+def server_pending(module, server: str | None) -> tuple[int | None, int | None]:
+    """(latest level, security updates pending) from `uplevel check`; (None, None) for a
+    home without a server. A server that does not answer fails the module."""
+    if not (module.params["check"] and server):
+        return None, None
+    env = run(module, ["check"])
+    if not env.ok:
+        module.fail_json(msg=f"uplevel check: {env.error_text()}", rc=env.rc)
+    result = env.result
+    return result["latest"], result["security_pending"]
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=dict(COMMON_ARGS), supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec={**COMMON_ARGS, "check": {"type": "bool", "default": False}},
+        supports_check_mode=True,
+    )
     s = status(module)
+    latest, security = server_pending(module, s.get("server"))
     prof = profile(module)
     changes = s.get("local_changes") or {}
     pid = live_pid(module.params["home"], prof.get("pid_file") or "")
@@ -148,6 +183,9 @@ def main() -> None:
         "running": pid is not None,
         "pid": pid,
         "profile": prof,
+        "server": s.get("server"),
+        "latest_level": latest,
+        "security_pending": security,
         "notes": s.get("notes") or [],
     }
     module.exit_json(changed=False, ansible_facts={"uplevel": facts}, **facts)
