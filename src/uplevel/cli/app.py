@@ -52,7 +52,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """uplevel: bring a Java server product home to a newer update level, in place and safely.
 
     Exit codes: 0 done, 1 failed (the home is as it was), 2 usage error,
-    3 stopped on conflicts, 4 the product runs or another uplevel holds the home.
+    3 stopped on conflicts, 4 the product runs or another uplevel holds the home,
+    130/143 interrupted by SIGINT/SIGTERM before the commit point (the home is as it
+    was; a signal after it lets the change finish). docs/json-output.md has the table.
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
@@ -94,4 +96,11 @@ def demo(ctx: click.Context, workdir: Path | None) -> None:
 
 
 def main() -> None:
-    cli(obj={})
+    from uplevel.engine import interrupt
+
+    interrupt.install()
+    try:
+        cli(obj={})
+    except interrupt.Interrupted as stop:  # outside any command's frame (parsing, imports)
+        click.echo(f"uplevel: interrupted by {stop.name}", err=True)
+        sys.exit(stop.exit_code)

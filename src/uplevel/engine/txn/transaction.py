@@ -15,7 +15,7 @@ from typing import Any
 
 from uplevel.core.manifest import Entry
 from uplevel.core.paths import check_relative, parents
-from uplevel.engine import fsio
+from uplevel.engine import fsio, interrupt
 from uplevel.engine.home import Home, State, TxnInfo, now
 from uplevel.engine.txn.copy import COPY_WORKERS, CopyOf, Verified, copy_verified
 from uplevel.engine.txn.journal import RECORD_SCHEMA, Change, Content, Journal, dumps
@@ -482,8 +482,10 @@ class Transaction:
         """Write the record, then state.json (the commit point), then fold backups into the store.
 
         `before` writes what the new state refers to (manifests). Any failure up to the
-        commit point undoes the whole transaction.
+        commit point undoes the whole transaction. From here on a SIGINT or SIGTERM waits
+        for the command to finish (engine/interrupt.py): the commit is not cut short.
         """
+        interrupt.commit_point()
         info = TxnInfo(
             id=self.j.id,
             kind=self.j.kind,
@@ -508,6 +510,7 @@ class Transaction:
 
     def stop(self, stopped_state: State, *, before: Callable[[], None] | None = None) -> None:
         """Leave the transaction stopped on conflicts (phase "stopped", state.pending set)."""
+        interrupt.commit_point()  # stopping is this command's outcome: a signal waits for it
         try:
             if before:
                 before()
@@ -525,6 +528,10 @@ class Transaction:
             src = self.dir / ("backup" if slot in self.j.backups else "stage") / slot
             if os.path.lexists(src):
                 self.home.store_by_rename(src, sha)
+        # The journal goes last: while it is there, recovery knows the transaction
+        # committed and says so ("finished committing"), whatever else is already gone.
+        for part in ("stage", "backup"):
+            fsio.remove_tree(self.dir / part)
         fsio.remove_tree(self.dir)
 
 
