@@ -230,6 +230,25 @@ def exclusive_lock(path: Path, *, busy: str, hint: str) -> Iterator[None]:
         os.close(fd)
 
 
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a file uplevel does not own (a pid file, a lock file), read with bounds.
+
+    Opened non-blocking and checked with fstat, so a FIFO or a device put in its place
+    (`ln -s /dev/zero wso2carbon.pid`) is refused at once instead of blocking or reading
+    without end; more than `limit` bytes is refused too. Raises OSError (FileNotFoundError
+    when absent) or ValueError (not a regular file, too large)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        data = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit} bytes")
+    return data
+
+
 def is_dir_nofollow(path: Path) -> bool:
     try:
         return stat.S_ISDIR(os.lstat(path).st_mode)
