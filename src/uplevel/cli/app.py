@@ -8,6 +8,7 @@ imported on first use, so `uplevel status` does not pay for FastAPI or TUF.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import ClassVar
@@ -47,8 +48,16 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="uplevel")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1, max=7 * 86400),
+    envvar="UPLEVEL_TIMEOUT",
+    help="Seconds to wait for a server to connect or to send more bytes (default 30; "
+    "env UPLEVEL_TIMEOUT). UPLEVEL_DEADLINE (default 3600 s per request) and "
+    "UPLEVEL_MIN_RATE (default 1024 bytes/s) bound slow transfers.",
+)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, timeout: float | None) -> None:
     """uplevel: bring a Java server product home to a newer update level, in place and safely.
 
     Exit codes: 0 done, 1 failed (the home is as it was), 2 usage error,
@@ -58,6 +67,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    if timeout is not None:  # read by every network client (client/fetch.FetchConfig)
+        os.environ["UPLEVEL_TIMEOUT"] = repr(timeout)
 
 
 for _command in (
