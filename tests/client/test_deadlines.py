@@ -30,7 +30,7 @@ def fetcher(**limits: float) -> Fetcher:
 
 
 def test_a_dripping_server_is_given_up_as_too_slow() -> None:
-    with slow_server("drip", interval=0.05) as srv:
+    with slow_server("drip", interval=0.05, size=400) as srv:
         start = time.monotonic()
         with pytest.raises(SlowRetrievalError) as caught:
             fetcher(timeout=1).get(f"{srv.url}/blob", max_length=200_000)
@@ -40,7 +40,7 @@ def test_a_dripping_server_is_given_up_as_too_slow() -> None:
 
 
 def test_the_overall_deadline_ends_a_transfer_that_keeps_its_rate() -> None:
-    with slow_server("drip", interval=0.05) as srv:
+    with slow_server("drip", interval=0.05, size=400) as srv:
         start = time.monotonic()
         with pytest.raises(SlowRetrievalError) as caught:
             fetcher(timeout=5, min_rate=0, deadline=1).get(f"{srv.url}/blob", max_length=200_000)
@@ -112,7 +112,7 @@ def _init(home: Path, url: str, *global_options: str, env: dict[str, str] | None
 
 
 def test_cli_timeout_option_bounds_a_dripping_server(tmp_path: Path) -> None:
-    with slow_server("drip", interval=0.05) as srv:
+    with slow_server("drip", interval=0.05, size=400) as srv:
         start = time.monotonic()
         error = _init(tmp_path / "home", srv.url, "--timeout", "1")
         took = time.monotonic() - start
