@@ -63,7 +63,9 @@ def cli(ctx: click.Context, debug: bool, timeout: float | None) -> None:
     Exit codes: 0 done, 1 failed (the home is as it was), 2 usage error,
     3 stopped on conflicts, 4 the product runs or another uplevel holds the home,
     130/143 interrupted by SIGINT/SIGTERM before the commit point (the home is as it
-    was; a signal after it lets the change finish). docs/json-output.md has the table.
+    was; a signal after it lets the change finish); `verify` 1 local changes, `merge`
+    1 conflicts, `check --exit-code` 100 updates / 101 security updates pending.
+    docs/json-output.md has the table.
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
