@@ -16,11 +16,12 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.homes import CLIResult, Sample, run_cli
+from tests.support.homes import CLIResult, Sample, run_cli, snapshot
 from uplevel.core.paths import STATE_DIR
 
 PID_FILE = "wso2carbon.pid"
@@ -135,3 +136,31 @@ def test_a_descriptor_nested_100000_deep_is_an_invalid_bundle(sample: Sample) ->
     assert r.returncode == 1
     error = error_of(r)
     assert error["type"] == "BundleError" and "nested too deeply" in error["message"]
+
+
+@pytest.fixture
+def immutable() -> Iterator[list[Path]]:
+    """Files made immutable (chattr +i: even root cannot rename them), undone afterwards."""
+    made: list[Path] = []
+    yield made
+    for path in made:
+        subprocess.run(["chattr", "-i", path], check=False)
+
+
+def test_an_unwritable_target_is_named_by_its_path_in_the_home(
+    sample: Sample, immutable: list[Path]
+) -> None:
+    home = sample.home()
+    plan = run_cli("apply", sample.bundles[1], "--home", home, "--dry-run", "--json", check=0)
+    changed = next(p["path"] for p in plan.json["result"]["plan"] if (home / p["path"]).is_file())
+    target = home / changed
+    if subprocess.run(["chattr", "+i", target], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available on this file system")
+    immutable.append(target)
+    before = snapshot(home)
+    r = run_cli("apply", sample.bundles[1], "--home", home, "--json")
+    assert r.returncode == 1
+    error = error_of(r)
+    assert str(target) in error["message"] and "txn/stage" not in error["message"], error
+    assert "rolled back" in error["message"]
+    assert snapshot(home) == before

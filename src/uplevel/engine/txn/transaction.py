@@ -395,14 +395,28 @@ class Transaction:
 
     def _do(self, op: list[Any]) -> None:
         kind = op[0]
-        if kind == "rename":
-            fsio.rename(self._abs_str(op[1]), self._abs_str(op[2]))
-        elif kind == "mkdir":
-            fsio.mkdir(self._abs_str(op[1]), op[2])
-        elif kind == "rmdir":
-            fsio.rmdir(self._abs_str(op[1]))
-        else:
-            raise HomeError(f"journal: unknown step {kind!r}")
+        try:
+            if kind == "rename":
+                fsio.rename(self._abs_str(op[1]), self._abs_str(op[2]))
+            elif kind == "mkdir":
+                fsio.mkdir(self._abs_str(op[1]), op[2])
+            elif kind == "rmdir":
+                fsio.rmdir(self._abs_str(op[1]))
+            else:
+                raise HomeError(f"journal: unknown step {kind!r}")
+        except UplevelError:
+            raise
+        except OSError as exc:
+            # The operator knows the path in the home, not our staging slot (txn/stage/4).
+            where = next((ref[2:] for ref in op[1:3] if str(ref).startswith("H/")), None)
+            if where is None:
+                raise
+            raise UplevelError(
+                f"cannot change {self.home.root / where}: {exc.strerror or exc}; "
+                "the update was rolled back",
+                hint="check that uplevel may write there (owner, permissions, read-only "
+                "mounts, immutable attributes)",
+            ) from exc
 
     def _done(self, op: list[Any]) -> bool:
         if op[0] == "rename":
