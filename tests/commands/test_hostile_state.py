@@ -164,3 +164,17 @@ def test_an_unwritable_target_is_named_by_its_path_in_the_home(
     assert str(target) in error["message"] and "txn/stage" not in error["message"], error
     assert "rolled back" in error["message"]
     assert snapshot(home) == before
+
+
+def test_status_works_when_its_stat_cache_cannot_be_written(sample: Sample) -> None:
+    """Issue 16 item 8. A directory where statcache.bin goes fails the write as a full disk
+    does (an OSError from the durable write), without needing a tmpfs."""
+    home = sample.home()
+    cache = home / STATE_DIR / "statcache.bin"
+    cache.unlink(missing_ok=True)
+    cache.mkdir()
+    (home / "README.added").write_text("an operator's file\n")
+    r = run_cli("status", "--home", home, "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.json["result"]["local_changes"]["added"] == ["README.added"]
+    assert any("stat cache" in n for n in r.json["result"]["notes"]), r.json["result"]["notes"]

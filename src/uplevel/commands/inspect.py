@@ -68,6 +68,7 @@ def status(root: Path) -> StatusResult:
             pending=None if s.read_only else _pending(s.home, s.state),
             local=local,
             notes=tuple(s.notes)
+            + local.notes
             + (
                 ("another uplevel is changing this home; shown without recovery",)
                 if s.read_only
