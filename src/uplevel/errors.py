@@ -3,6 +3,7 @@
     UplevelError (exit 1: failed, the home is as it was)
     ├── UsageError (2)
     ├── HomeError (1)            home not adopted, bad state files, unknown schema version
+    │   └── CorruptStateError (1)  a file of uplevel's own state does not parse (names it)
     ├── BundleError (1)          bundle malformed, tampered, or not for this home
     │   └── UnsafePathError (1)  a path would escape the home or write through a symlink
     ├── ServerError (1)          the update server could not be reached, refused us, or sent
@@ -34,6 +35,20 @@ class UsageError(UplevelError):
 
 class HomeError(UplevelError):
     pass
+
+
+CORRUPT_STATE_HINT = (
+    "run `uplevel verify` to see what else is damaged; restore updates/uplevel/ from your "
+    "backup of the home, or adopt the home again with `uplevel init`"
+)
+
+
+class CorruptStateError(HomeError):
+    """A file of uplevel's own state (state.json, a manifest, the journal, a transaction
+    record) is truncated or garbled: the message names it, the hint says what to do."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"corrupt state: {path}: {problem}", hint=CORRUPT_STATE_HINT)
 
 
 class BundleError(UplevelError):

@@ -8,6 +8,7 @@ imported on first use, so `uplevel status` does not pay for FastAPI or TUF.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import ClassVar
@@ -49,15 +50,29 @@ class LazyGroup(click.Group):
     __version__, prog_name="uplevel", message=f"%(prog)s %(version)s (distribution {DISTRIBUTION})"
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1, max=7 * 86400),
+    envvar="UPLEVEL_TIMEOUT",
+    help="Seconds to wait for a server to connect or to send more bytes (default 30; "
+    "env UPLEVEL_TIMEOUT). UPLEVEL_DEADLINE (default 3600 s per request) and "
+    "UPLEVEL_MIN_RATE (default 1024 bytes/s) bound slow transfers.",
+)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, timeout: float | None) -> None:
     """uplevel: bring a Java server product home to a newer update level, in place and safely.
 
     Exit codes: 0 done, 1 failed (the home is as it was), 2 usage error,
-    3 stopped on conflicts, 4 the product runs or another uplevel holds the home.
+    3 stopped on conflicts, 4 the product runs or another uplevel holds the home,
+    130/143 interrupted by SIGINT/SIGTERM before the commit point (the home is as it
+    was; a signal after it lets the change finish); `verify` 1 local changes, `merge`
+    1 conflicts, `check --exit-code` 100 updates / 101 security updates pending.
+    docs/json-output.md has the table.
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    if timeout is not None:  # read by every network client (client/fetch.FetchConfig)
+        os.environ["UPLEVEL_TIMEOUT"] = repr(timeout)
 
 
 for _command in (
@@ -96,4 +111,11 @@ def demo(ctx: click.Context, workdir: Path | None) -> None:
 
 
 def main() -> None:
-    cli(obj={})
+    from uplevel.engine import interrupt
+
+    interrupt.install()
+    try:
+        cli(obj={})
+    except interrupt.Interrupted as stop:  # outside any command's frame (parsing, imports)
+        click.echo(f"uplevel: interrupted by {stop.name}", err=True)
+        sys.exit(stop.exit_code)

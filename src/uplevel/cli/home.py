@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from uplevel.cli.options import F, force_option, home_option, json_option, server_options
+from uplevel.cli.options import (
+    LEVEL,
+    SERVER_URL,
+    F,
+    force_option,
+    home_option,
+    json_option,
+    server_options,
+)
 from uplevel.cli.output import notes, progress, run
 
 if TYPE_CHECKING:
@@ -23,14 +31,16 @@ if TYPE_CHECKING:
 @click.option("--product", required=True, help="NAME-VERSION, e.g. wso2am-4.2.0.")
 @click.option(
     "--level",
-    type=int,
+    type=LEVEL,
     default=None,
     help="The level the home is pristine at (default 0; with --server: found by comparing).",
 )
 @click.option(
     "--channel", type=click.Choice(["full", "security"]), default="full", show_default=True
 )
-@click.option("--server", help="Update server URL: pin its root of trust and follow it.")
+@click.option(
+    "--server", type=SERVER_URL, help="Update server URL: pin its root of trust and follow it."
+)
 @click.option(
     "--root",
     "root_file",
@@ -266,7 +276,7 @@ def profile_cmd(
 @click.command()
 @home_option
 @click.option(
-    "--level", type=int, help="The level to go back to (default: the one before the last update)."
+    "--level", type=LEVEL, help="The level to go back to (default: the one before the last update)."
 )
 @force_option
 @json_option

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from uplevel.cli.options import force_option, json_option, server_options
+from uplevel.cli.options import SERVER_URL, force_option, json_option, server_options
 from uplevel.cli.output import notes, progress, run
 
 if TYPE_CHECKING:
@@ -114,7 +114,9 @@ def _render(r: MigrateResult) -> None:
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="A local repository that supplies pristine trees and files the homes do not hold.",
 )
-@click.option("--server", help="An update server that supplies them (TUF-verified).")
+@click.option(
+    "--server", type=SERVER_URL, help="An update server that supplies them (TUF-verified)."
+)
 @click.option("--product", help="OLD's product (NAME-VERSION) when OLD was never adopted.")
 @click.option("--from-level", type=int, help="OLD's level when OLD was never adopted.")
 @click.option(

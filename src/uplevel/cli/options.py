@@ -43,3 +43,45 @@ def server_options(f: F) -> F:
         type=click.Path(dir_okay=False, exists=True, path_type=Path),
         help="CA certificates to trust for the server (else $UPLEVEL_CA_BUNDLE, else the system's).",
     )(f)
+
+
+MAX_LEVEL = 1_000_000
+"""Levels are counted one update at a time: a million is far past any product's life, and
+a bound keeps a typo such as 999999999999999999999 out of the state."""
+
+LEVEL = click.IntRange(0, MAX_LEVEL)
+
+
+class ServerURL(click.ParamType[str]):
+    """An update server's URL: http or https, a host, a port in 1..65535, no credentials.
+
+    A bad URL is a usage error (exit 2), not a failure to connect. Credentials in the URL
+    (`http://user:TOKEN@host`) are refused: they would be echoed and stored in state.json;
+    the token goes in UPLEVEL_TOKEN, --token-file or `uplevel login`."""
+
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from urllib.parse import urlsplit
+
+        text = str(value).strip()
+        try:
+            parts = urlsplit(text)
+            port = parts.port
+        except ValueError as exc:
+            self.fail(f"{text!r} is not a URL ({exc})", param, ctx)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.fail(f"{text!r} is not an http:// or https:// URL with a host", param, ctx)
+        if port == 0:
+            self.fail(f"{text!r}: port 0 is not a port", param, ctx)
+        if parts.username is not None or parts.password is not None:
+            self.fail(
+                "the URL carries credentials: give the token through UPLEVEL_TOKEN, "
+                "--token-file or `uplevel login`, never in the URL",
+                param,
+                ctx,
+            )
+        return text
+
+
+SERVER_URL = ServerURL()

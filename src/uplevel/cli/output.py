@@ -19,6 +19,7 @@ from typing import Any, NoReturn, Protocol, TypeVar
 
 import click
 
+from uplevel.engine import interrupt
 from uplevel.errors import UplevelError
 
 JSON_ENVELOPE_VERSION = 1
@@ -45,6 +46,12 @@ class Output:
     ) -> NoReturn:
         """Print `result` and exit; `ok` for an exit code that reports an answer, not a
         failure (`check --exit-code`: 100, 101)."""
+        late = interrupt.late()
+        if late:
+            click.echo(
+                f"note: {late} arrived after the commit point; the change was completed",
+                err=True,
+            )
         if self.as_json:
             click.echo(
                 json.dumps(
@@ -95,6 +102,10 @@ def run(ctx: click.Context, command: str, as_json: bool) -> Iterator[Output]:
     out = Output(command, as_json)
     try:
         yield out
+    except (interrupt.Interrupted, KeyboardInterrupt) as exc:
+        stop = interrupt.as_interrupted(exc)
+        assert stop is not None
+        out.fail(interrupted_error(stop))
     except UplevelError as exc:
         if ctx.obj.get("debug"):
             raise
@@ -113,6 +124,16 @@ def run(ctx: click.Context, command: str, as_json: bool) -> Iterator[Output]:
                 "(an interrupted change is rolled back by the next command)",
             )
         )
+
+
+def interrupted_error(stop: interrupt.Interrupted) -> UplevelError:
+    """The error an interrupt before the commit point ends in: exit 128 + the signal."""
+    error = UplevelError(
+        f"interrupted by {stop.name}" + (f": {stop.outcome}" if stop.outcome else ""),
+        hint="nothing was committed; run the command again to make the change",
+    )
+    error.exit_code = stop.exit_code
+    return error
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from uplevel.cli.options import json_option, server_options
+from uplevel.cli.options import SERVER_URL, json_option, server_options
 from uplevel.cli.output import progress, run
 
 
@@ -28,7 +28,9 @@ from uplevel.cli.output import progress, run
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Build from this repository directory (the publisher's).",
 )
-@click.option("--server", help="Build from this update server (TUF-verified, needs a token).")
+@click.option(
+    "--server", type=SERVER_URL, help="Build from this update server (TUF-verified, needs a token)."
+)
 @click.option(
     "--root",
     "root_file",

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from uplevel.cli.options import force_option, home_option, json_option, server_options
+from uplevel.cli.options import (
+    LEVEL,
+    SERVER_URL,
+    force_option,
+    home_option,
+    json_option,
+    server_options,
+)
 from uplevel.cli.output import notes, progress, run
 from uplevel.errors import UplevelError
 
@@ -215,7 +222,7 @@ def check(
 
 @click.command()
 @home_option
-@click.option("--level", type=int, help="The level to go to (default: the newest).")
+@click.option("--level", type=LEVEL, help="The level to go to (default: the newest).")
 @click.option("--dry-run", is_flag=True, help="Print the plan; download and change nothing.")
 @click.option(
     "--on-conflict", type=click.Choice(["stop", "new", "local"]), default="stop", show_default=True
@@ -270,7 +277,9 @@ def update(
     type=click.Path(file_okay=False, path_type=Path),
     help="An adopted home (its server and product).",
 )
-@click.option("--server", help="Server URL (with --product, when no home is given).")
+@click.option(
+    "--server", type=SERVER_URL, help="Server URL (with --product, when no home is given)."
+)
 @click.option("--product", help="NAME-VERSION (with --server).")
 @click.option(
     "--channel", type=click.Choice(["full", "security"]), default="full", show_default=True
@@ -315,7 +324,9 @@ def summary(
     type=click.Path(file_okay=False, path_type=Path),
     help="An adopted home: its server, product, channel, pinned root and token.",
 )
-@click.option("--server", help="Server URL (with --product, when no home is given).")
+@click.option(
+    "--server", type=SERVER_URL, help="Server URL (with --product, when no home is given)."
+)
 @click.option("--product", help="NAME-VERSION (with --server).")
 @click.option(
     "--channel",
@@ -386,7 +397,7 @@ def export(
 
 
 @click.command()
-@click.option("--server", required=True, help="Server URL.")
+@click.option("--server", type=SERVER_URL, required=True, help="Server URL.")
 @click.option(
     "--token-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),

@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from uplevel.core import jsonstrict
 from uplevel.engine import fsio
 from uplevel.errors import UsageError
 
@@ -29,7 +30,7 @@ def _normalise(server: str) -> str:
 
 def _load(path: Path) -> dict[str, str]:
     try:
-        doc = json.loads(path.read_bytes())
+        doc = jsonstrict.loads(path.read_bytes())
     except FileNotFoundError:
         return {}
     except ValueError as exc:

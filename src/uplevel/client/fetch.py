@@ -13,6 +13,13 @@ limits are decided in one place. Its promises:
 - A length limit is enforced while reading, never after: at most `limit + 1`
   bytes are read, so a server streaming endless data costs one small buffer.
   A `Content-Length` above the limit is refused before the body is read.
+- Every request is bounded in time (FetchConfig): `timeout` for the connect and for
+  each wait for the next bytes (a stalled server is not retried), `deadline` for the
+  whole request, and `min_rate` bytes/s on average once `rate_window` seconds have
+  passed (a server dripping a byte at a time is given up, not waited on for hours).
+  A wait longer than `notice_after` is reported through `on_wait` while it lasts.
+  Errors say which: connection refused, unreachable, unknown host, timed out, too slow,
+  connection reset, each naming the host.
 - Redirects are not followed: the token must go only to the configured server,
   and the repository contract (docs/repository.md) serves everything directly.
 - The token is sent as `Authorization: Bearer …` and never logged or shown in a
@@ -31,12 +38,14 @@ import hashlib
 import logging
 import os
 import re
+import sys
 import tempfile
 import threading
-from collections.abc import Generator, Iterator, Mapping
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import urllib3
 from tuf.api.exceptions import (
@@ -50,9 +59,13 @@ from urllib3.util import parse_url
 
 from uplevel import __version__
 from uplevel.engine import fsio
-from uplevel.errors import NotEnoughSpaceError
+from uplevel.errors import NotEnoughSpaceError, UsageError
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_DEADLINE = 3600.0
+DEFAULT_MIN_RATE = 1024
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
@@ -62,17 +75,50 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 class FetchConfig:
     """How to reach a repository. Passed in, never global, so tests and callers can differ.
 
-    `timeout` bounds the connect and every wait for the next bytes (seconds).
-    `proxies_from_env` reads HTTPS_PROXY/HTTP_PROXY/NO_PROXY (either case) when the
-    Fetcher is made.
+    `timeout` bounds the connect and every wait for the next bytes, `deadline` one whole
+    request (seconds); below `min_rate` bytes/s on average after `rate_window` seconds
+    (default: `timeout`) a transfer is given up. `on_wait(host, seconds)` is called every `notice_after` seconds
+    of a wait for bytes. `proxies_from_env` reads HTTPS_PROXY/HTTP_PROXY/NO_PROXY (either
+    case) when the Fetcher is made. `from_environ` reads the operator's settings.
     """
 
     token: str | None = field(default=None, repr=False)
     ca_bundle: Path | None = None
-    timeout: float = 30.0
+    timeout: float = DEFAULT_TIMEOUT
+    deadline: float = DEFAULT_DEADLINE
+    min_rate: int = DEFAULT_MIN_RATE
+    rate_window: float | None = None
+    notice_after: float = 10.0
+    on_wait: Callable[[str, float], None] | None = field(default=None, repr=False)
     proxies_from_env: bool = True
     chunk_size: int = 1 << 16
     user_agent: str = f"uplevel/{__version__}"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], **kwargs: Any) -> FetchConfig:
+        """UPLEVEL_TIMEOUT, UPLEVEL_DEADLINE (seconds) and UPLEVEL_MIN_RATE (bytes/s) over
+        the defaults; `uplevel --timeout` sets UPLEVEL_TIMEOUT. A bad value is a UsageError."""
+        for name, key, kind in (
+            ("UPLEVEL_TIMEOUT", "timeout", float),
+            ("UPLEVEL_DEADLINE", "deadline", float),
+            ("UPLEVEL_MIN_RATE", "min_rate", int),
+        ):
+            text = environ.get(name, "").strip()
+            if not text:
+                continue
+            try:
+                value = kind(text)
+            except ValueError:
+                value = -1
+            if not 0 < value <= 7 * 86400 and not (key == "min_rate" and value == 0):
+                raise UsageError(f"{name}={text!r}: expected a positive number")
+            kwargs[key] = value
+        return cls(**kwargs)
+
+
+def waiting_on_stderr(host: str, seconds: float) -> None:
+    """The default `on_wait`: a line on stderr (stdout stays the command's output)."""
+    print(f"uplevel: waiting for {host}: nothing received for {seconds:.0f} s", file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -300,25 +346,24 @@ class Fetcher(FetcherInterface):
             request_headers["Authorization"] = f"Bearer {self.config.token}"
         logger.debug("GET %s", url)
         try:
-            response = self._pool_for(url).request(
-                "GET",
-                url,
-                headers=request_headers,
-                preload_content=False,
-                redirect=False,
-                retries=urllib3.Retry(total=2, redirect=False, raise_on_status=False),
-                timeout=urllib3.Timeout(connect=self.config.timeout, read=self.config.timeout),
-            )
+            with self._watch(url):
+                response = self._pool_for(url).request(
+                    "GET",
+                    url,
+                    headers=request_headers,
+                    preload_content=False,
+                    redirect=False,
+                    # Connection failures are retried (a restarting server), a server
+                    # that stalls is not: that would multiply the wait.
+                    retries=urllib3.Retry(
+                        total=2, connect=2, read=0, redirect=False, raise_on_status=False
+                    ),
+                    timeout=urllib3.Timeout(connect=self.config.timeout, read=self.config.timeout),
+                )
         except DownloadError:
             raise
-        except urllib3.exceptions.MaxRetryError as exc:
-            if isinstance(exc.reason, urllib3.exceptions.TimeoutError):
-                raise SlowRetrievalError(f"{url}: timed out") from exc
-            raise DownloadError(f"{url}: {exc.reason}") from exc
-        except urllib3.exceptions.TimeoutError as exc:
-            raise SlowRetrievalError(f"{url}: timed out") from exc
         except Exception as exc:
-            raise DownloadError(f"{url}: {exc}") from exc
+            raise self._failure(url, exc) from exc
         if response.status not in accept:
             response.close()
             raise DownloadHTTPError(f"{url}: HTTP status {response.status}", response.status)
@@ -327,36 +372,118 @@ class Fetcher(FetcherInterface):
     def _body(
         self, response: urllib3.BaseHTTPResponse, url: str, *, limit: int | None
     ) -> Generator[bytes, None, None]:
-        """Yield the body; read at most limit + 1 bytes so endless data is cut off early."""
+        """Yield the body; read at most limit + 1 bytes so endless data is cut off early,
+        and give up past the deadline or below the minimum rate."""
         received = 0
         complete = False
+        started = time.monotonic()
+        cfg = self.config
         try:
-            while True:
-                want = self.config.chunk_size
-                if limit is not None:
-                    want = min(want, limit - received + 1)
-                # read1: return what has arrived, so bytes before a dropped
-                # connection still reach the caller (and a .part file for resume).
-                chunk = response.read1(want)
-                if not chunk:
-                    break
-                received += len(chunk)
-                if limit is not None and received > limit:
-                    raise DownloadLengthMismatchError(f"{url}: more than the {limit} bytes allowed")
-                yield chunk
+            with self._watch(url) as arrived:
+                while True:
+                    want = cfg.chunk_size
+                    if limit is not None:
+                        want = min(want, limit - received + 1)
+                    # read1: return what has arrived, so bytes before a dropped
+                    # connection still reach the caller (and a .part file for resume).
+                    chunk = response.read1(want)
+                    if not chunk:
+                        break
+                    arrived()
+                    received += len(chunk)
+                    if limit is not None and received > limit:
+                        raise DownloadLengthMismatchError(
+                            f"{url}: more than the {limit} bytes allowed"
+                        )
+                    elapsed = time.monotonic() - started
+                    if elapsed > cfg.deadline:
+                        raise SlowRetrievalError(
+                            f"{url}: {host_of(url)} did not finish within the {cfg.deadline:g} s "
+                            f"deadline ({received} bytes received)"
+                        )
+                    window = cfg.timeout if cfg.rate_window is None else cfg.rate_window
+                    if elapsed > window and received / elapsed < cfg.min_rate:
+                        raise SlowRetrievalError(
+                            f"{url}: {host_of(url)} is too slow: {received / elapsed:.0f} bytes/s "
+                            f"over {elapsed:.0f} s, below the minimum of {cfg.min_rate} bytes/s"
+                        )
+                    yield chunk
             complete = True
         except DownloadError:
             raise
-        except urllib3.exceptions.TimeoutError as exc:
-            raise SlowRetrievalError(f"{url}: timed out after {received} bytes") from exc
         except Exception as exc:
-            raise DownloadError(f"{url}: transfer failed after {received} bytes: {exc}") from exc
+            raise self._failure(url, exc, received) from exc
         finally:
             # A connection with unread bytes must not go back to the pool.
             if complete:
                 response.release_conn()
             else:
                 response.close()
+
+    def _failure(self, url: str, exc: Exception, received: int | None = None) -> DownloadError:
+        """What went wrong, in the operator's words, naming the host."""
+        host = host_of(url)
+        after = f" after {received} bytes" if received else ""
+        reason: BaseException = exc
+        if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+            reason = exc.reason
+        if isinstance(reason, urllib3.exceptions.ProxyError) and reason.original_error:
+            reason = reason.original_error
+        errnos = {getattr(e, "errno", None) for e in _chain(reason)}
+        # NewConnectionError is a ConnectTimeoutError subclass: look at it first, or a
+        # refused connection reads as "timed out".
+        if isinstance(reason, urllib3.exceptions.NameResolutionError):
+            return DownloadError(f"{url}: unknown host {host} (name resolution failed)")
+        if isinstance(reason, urllib3.exceptions.NewConnectionError):
+            if errno.ECONNREFUSED in errnos:
+                return DownloadError(f"{url}: connection refused by {host} (nothing listens)")
+            if errnos & {errno.ENETUNREACH, errno.EHOSTUNREACH}:
+                return DownloadError(f"{url}: {host} is unreachable (no route)")
+            return DownloadError(f"{url}: cannot connect to {host}: {reason.__cause__ or reason}")
+        if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+            return SlowRetrievalError(
+                f"{url}: connecting to {host} timed out after {self.config.timeout:g} s"
+            )
+        if isinstance(reason, (urllib3.exceptions.TimeoutError, TimeoutError)):
+            return SlowRetrievalError(
+                f"{url}: {host} sent nothing for {self.config.timeout:g} s{after} (timed out)"
+            )
+        if errnos & {errno.ECONNRESET, errno.EPIPE}:
+            return DownloadError(f"{url}: {host} reset the connection{after}")
+        if received is not None:
+            return DownloadError(f"{url}: transfer from {host} failed{after}: {reason}")
+        return DownloadError(f"{url}: {host}: {reason}")
+
+    @contextlib.contextmanager
+    def _watch(self, url: str) -> Iterator[Callable[[], None]]:
+        """Report a wait for bytes while it lasts, every `notice_after` seconds; the caller
+        calls the yielded function whenever bytes arrive. One thread per request."""
+        on_wait, every = self.config.on_wait, self.config.notice_after
+        if on_wait is None:
+            yield lambda: None
+            return
+        last = [time.monotonic()]
+        done = threading.Event()
+
+        def tick() -> None:
+            reported = 0.0
+            while not done.wait(min(1.0, every)):
+                idle = time.monotonic() - last[0]
+                if idle < reported:  # bytes came since the last report
+                    reported = 0.0
+                if idle - reported >= every:
+                    reported = idle
+                    on_wait(host_of(url), idle)
+
+        def touch() -> None:
+            last[0] = time.monotonic()
+
+        watcher = threading.Thread(target=tick, name=f"wait {host_of(url)}", daemon=True)
+        watcher.start()
+        try:
+            yield touch
+        finally:
+            done.set()
 
     def _pool_for(self, url: str) -> urllib3.PoolManager:
         parsed = parse_url(url)
@@ -386,6 +513,27 @@ class Fetcher(FetcherInterface):
             cert_reqs="CERT_REQUIRED",
             ca_certs=ca_certs,
         )
+
+
+def host_of(url: str) -> str:
+    """host:port of a URL, as errors name it."""
+    parsed = parse_url(url)
+    port = parsed.port or _DEFAULT_PORTS.get((parsed.scheme or "").lower())
+    return f"{parsed.host}:{port}" if port else str(parsed.host)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """An exception and its causes and contexts (the errno is often a few levels down)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo.extend(x for x in (e.__cause__, e.__context__) if x is not None)
+        todo.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
 
 
 def _range_starts_at(response: urllib3.BaseHTTPResponse, offset: int, size: int) -> bool:

@@ -20,7 +20,7 @@ from tuf.api._payload import Targets as TargetsRole
 from tuf.api.exceptions import DownloadError, RepositoryError
 from tuf.api.metadata import Metadata
 
-from uplevel.client.fetch import FetchConfig, Fetcher
+from uplevel.client.fetch import FetchConfig, Fetcher, waiting_on_stderr
 from uplevel.client.tufclient import TufClient, validate_root
 from uplevel.core.jump import BlobInfo, BundleDescriptor
 from uplevel.core.manifest import Entry, Manifest
@@ -52,7 +52,16 @@ class Remote:
         self.url = self.url.rstrip("/")
         if self.ca_bundle is None and os.environ.get("UPLEVEL_CA_BUNDLE"):
             self.ca_bundle = Path(os.environ["UPLEVEL_CA_BUNDLE"])
-        self.fetcher = Fetcher(FetchConfig(token=self.token, ca_bundle=self.ca_bundle))
+        # The operator's time limits (UPLEVEL_TIMEOUT, `uplevel --timeout`, ...); long waits
+        # are shown on stderr, so that a stalled node of a rollout is visibly waiting.
+        self.fetcher = Fetcher(
+            FetchConfig.from_environ(
+                os.environ,
+                token=self.token,
+                ca_bundle=self.ca_bundle,
+                on_wait=waiting_on_stderr,
+            )
+        )
         self._tuf: TufClient | None = None
 
     # --- trust --------------------------------------------------------------------
@@ -103,7 +112,9 @@ class Remote:
         try:
             out = call()
         except DownloadError as exc:
-            raise ServerError(f"{self.url}: {exc}", hint=_hint(str(exc))) from exc
+            text = str(exc)  # names the URL already when the fetcher made it
+            message = text if text.startswith(self.url) else f"{self.url}: {text}"
+            raise ServerError(message, hint=_hint(text)) from exc
         except RepositoryError as exc:
             raise ServerError(
                 f"{self.url}: the repository's metadata failed verification: {exc}",

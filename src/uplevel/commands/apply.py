@@ -24,7 +24,7 @@ from uplevel.core.jump import BundleDescriptor
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.core.paths import check_relative
 from uplevel.core.plan import Decision, changed_paths, plan_update
-from uplevel.engine import fsio
+from uplevel.engine import fsio, interrupt
 from uplevel.engine.conflicts import ConflictRecord, helper_change, helper_files
 from uplevel.engine.home import Event, Home, State, now
 from uplevel.engine.localchanges import current_entries, rebase_index
@@ -590,6 +590,7 @@ def abort(root: Path, *, force: bool = False) -> SettleResult:
         txn = open_transaction(home)
         if not state.pending or txn is None:
             raise UsageError("no update is stopped on conflicts in this home")
+        interrupt.commit_point()  # once "aborting" is written, recovery finishes the abort
         txn.j.phase = "aborting"
         txn.save()
         kept = sweep_finals(txn)

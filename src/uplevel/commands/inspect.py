@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from uplevel.commands.revert import load_record
 from uplevel.engine.home import Home, State
 from uplevel.engine.localchanges import LocalChanges, compare
 from uplevel.engine.session import open_home
@@ -82,6 +82,7 @@ def status(root: Path, *, show_runtime: bool = True) -> StatusResult:
             pending=None if s.read_only else _pending(s.home, s.state),
             local=local,
             notes=tuple(s.notes)
+            + local.notes
             + (
                 ("another uplevel is changing this home; shown without recovery",)
                 if s.read_only
@@ -162,7 +163,7 @@ def history(root: Path) -> HistoryResult:
             if e.txn and e.event == "applied":
                 rec = s.home.records / f"{e.txn}.json"
                 if rec.exists():
-                    meta = json.loads(rec.read_bytes()).get("meta", {})
+                    meta = load_record(s.home, e.txn).get("meta", {})
                     d["titles"] = [u.get("title", "") for u in meta.get("updates", [])]
             events.append(d)
         return HistoryResult(

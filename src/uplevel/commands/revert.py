@@ -7,13 +7,13 @@ the operator changed after the update is itself backed up, never dropped.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from uplevel.core import jsonstrict
 from uplevel.core.manifest import Entry
 from uplevel.core.plan import changed_paths, same
 from uplevel.engine import fsio
@@ -21,7 +21,7 @@ from uplevel.engine.home import Event, Home, State, TxnInfo, now
 from uplevel.engine.localchanges import current_entries, rebase_index
 from uplevel.engine.session import open_home
 from uplevel.engine.txn import Change, Transaction
-from uplevel.errors import HomeError, UsageError
+from uplevel.errors import CorruptStateError, HomeError, UsageError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,9 +70,14 @@ def chain_to(state: State, level: int) -> list[TxnInfo]:
 def load_record(home: Home, txn_id: str) -> dict[str, Any]:
     path = home.records / f"{txn_id}.json"
     try:
-        return dict(json.loads(path.read_bytes()))
+        record = jsonstrict.loads(path.read_bytes())
     except FileNotFoundError as exc:
         raise HomeError(f"transaction record {path} is missing") from exc
+    except ValueError as exc:
+        raise CorruptStateError(path, f"not valid JSON ({exc})") from exc
+    if not isinstance(record, dict):
+        raise CorruptStateError(path, "not a JSON object")
+    return record
 
 
 def revert(root: Path, *, level: int | None = None, force: bool = False) -> RevertResult:

@@ -10,6 +10,15 @@ import json
 from typing import Any
 
 
+def loads(data: bytes | str) -> Any:
+    """json.loads whose every failure is a ValueError: a document nested deeper than the
+    interpreter's recursion limit (100,000 brackets) is refused, not a RecursionError."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def loads_strict(data: bytes | str) -> Any:
     """json.loads that refuses an object repeating a key (ValueError). Plain json keeps the
     last one silently, so two readers of one signed file could see different values."""
@@ -22,4 +31,7 @@ def loads_strict(data: bytes | str) -> Any:
             out[k] = v
         return out
 
-    return json.loads(data, object_pairs_hook=pairs)
+    try:
+        return json.loads(data, object_pairs_hook=pairs)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from uplevel.errors import HomeError
+from uplevel.core import jsonstrict
+from uplevel.errors import CorruptStateError, HomeError
 
 MANIFEST_SCHEMA = 1
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -125,7 +126,7 @@ class Manifest(Mapping[str, Entry]):
         the per-entry validation of untrusted input can be skipped (it is the hot path of
         revert and migrate on a 13,000-file home)."""
         if hashlib.sha256(data).hexdigest() != digest:
-            raise HomeError(f"{where}: contents do not match its digest (damaged state)")
+            raise CorruptStateError(where, "contents do not match its digest")
         manifest = cls.from_json_bytes(data, where=where)
         manifest._json, manifest._digest = data, digest
         return manifest
@@ -133,7 +134,7 @@ class Manifest(Mapping[str, Entry]):
     @classmethod
     def from_json_bytes(cls, data: bytes, *, where: str = "manifest") -> Manifest:
         try:
-            doc = json.loads(data)
+            doc = jsonstrict.loads(data)
         except ValueError as exc:
             raise HomeError(f"{where} is not valid JSON: {exc}") from exc
         return cls.from_dict(doc, where=where)

@@ -5,7 +5,9 @@ the directory) is done once and right, and fault injection can count steps. With
 UPLEVEL_CRASH_AT_STEP=k in the environment, the process dies with os._exit(137)
 (no cleanup, like SIGKILL) just before its k-th mutating step; tests use this to
 crash at every step and check that recovery leaves the home old or new, never
-half. UPLEVEL_STEP_LOG=FILE appends a line per step (how tests count steps).
+half. UPLEVEL_SIGNAL_AT_STEP=k:NAME (NAME: INT, TERM or KILL) sends the process that
+signal just before its k-th step instead: how the signal matrix interrupts a command at a
+known moment. UPLEVEL_STEP_LOG=FILE appends a line per step (how tests count steps).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from uplevel.errors import NotEnoughSpaceError, UnsafePathError, UplevelError
 
 _crash_at = int(os.environ.get("UPLEVEL_CRASH_AT_STEP", "0") or 0)
 _step_log = os.environ.get("UPLEVEL_STEP_LOG")
+_signal_at = os.environ.get("UPLEVEL_SIGNAL_AT_STEP", "").partition(":")
 _steps = 0
 
 CHUNK = 1 << 20
@@ -44,6 +47,10 @@ def step(what: str) -> None:
             log.write(f"{_steps} {what}\n")
     if _crash_at and _steps == _crash_at:
         os._exit(137)
+    if _signal_at[2] and _steps == int(_signal_at[0]):
+        import signal
+
+        os.kill(os.getpid(), signal.Signals[f"SIG{_signal_at[2]}"])
 
 
 @contextlib.contextmanager
@@ -221,6 +228,25 @@ def exclusive_lock(path: Path, *, busy: str, hint: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a file uplevel does not own (a pid file, a lock file), read with bounds.
+
+    Opened non-blocking and checked with fstat, so a FIFO or a device put in its place
+    (`ln -s /dev/zero wso2carbon.pid`) is refused at once instead of blocking or reading
+    without end; more than `limit` bytes is refused too. Raises OSError (FileNotFoundError
+    when absent) or ValueError (not a regular file, too large)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        data = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit} bytes")
+    return data
 
 
 def is_dir_nofollow(path: Path) -> bool:

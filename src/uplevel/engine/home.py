@@ -25,12 +25,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from uplevel.core import jsonstrict
 from uplevel.core.manifest import Manifest
 from uplevel.core.paths import STATE_DIR
 from uplevel.core.profile import Profile
 from uplevel.engine import fsio
 from uplevel.engine.profiles import profile_for
-from uplevel.errors import HomeError, UsageError
+from uplevel.errors import CORRUPT_STATE_HINT, CorruptStateError, HomeError, UsageError
 
 STATE_SCHEMA = 1
 
@@ -101,7 +102,7 @@ class State:
     @classmethod
     def from_dict(cls, d: Any, where: str) -> State:
         if not isinstance(d, dict):
-            raise HomeError(f"{where}: not a JSON object")
+            raise CorruptStateError(where, "not a JSON object")
         v = d.get("schema_version")
         if v != STATE_SCHEMA:
             raise HomeError(
@@ -120,8 +121,8 @@ class State:
                 pending=d.get("pending"),
                 server=d.get("server"),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise HomeError(f"{where}: malformed ({exc})") from exc
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise CorruptStateError(where, f"malformed ({type(exc).__name__}: {exc})") from exc
 
     def committed(self, txn_id: str) -> bool:
         return any(t.id == txn_id for t in self.transactions)
@@ -166,9 +167,9 @@ class Home:
             self.require_adopted()
             raise
         try:
-            doc = json.loads(data)
+            doc = jsonstrict.loads(data)
         except ValueError as exc:
-            raise HomeError(f"{self.state_file}: not valid JSON ({exc})") from exc
+            raise CorruptStateError(self.state_file, f"not valid JSON ({exc})") from exc
         return State.from_dict(doc, str(self.state_file))
 
     def save_state(self, state: State) -> None:
@@ -196,8 +197,11 @@ class Home:
             raw = zstandard.ZstdDecompressor().decompress(path.read_bytes())
         except FileNotFoundError as exc:
             raise HomeError(
-                f"pristine manifest {digest[:12]}… is missing from {self.manifests}"
+                f"pristine manifest {digest[:12]}… is missing from {self.manifests}",
+                hint=CORRUPT_STATE_HINT,
             ) from exc
+        except zstandard.ZstdError as exc:  # truncated or garbled
+            raise CorruptStateError(path, f"not a zstd frame ({exc})") from exc
         return Manifest.from_canonical_bytes(raw, digest, where=str(path))
 
     # --- backup store -----------------------------------------------------------------

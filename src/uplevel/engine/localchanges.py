@@ -27,6 +27,7 @@ from uplevel.core.manifest import Entry, Manifest
 from uplevel.engine import fsio
 from uplevel.engine.home import Home
 from uplevel.engine.scan import hash_many, walk
+from uplevel.errors import UplevelError
 
 INDEX_SCHEMA = 1
 RACY_NS = 50_000_000
@@ -47,6 +48,7 @@ class LocalChanges:
     checked_files: int = 0
     runtime_files: int = 0  # runtime data (Profile.is_runtime_data): counted, never compared
     runtime_bytes: int = 0
+    notes: tuple[str, ...] = ()  # for the operator (a stat cache that could not be saved)
 
     @property
     def clean(self) -> bool:
@@ -166,9 +168,17 @@ def compare(
         and not (runtime is not None and runtime(p))
         and not (pristine()[p].kind == "dir" and fsio.is_dir_nofollow(root / p))
     ]
+    notes: tuple[str, ...] = ()
     if use_index and save_index and dirty:
-        _save_index(home, pristine_digest, index)
+        try:
+            _save_index(home, pristine_digest, index)
+        except (OSError, UplevelError) as exc:  # disk full, read-only: only a cache is lost
+            notes = (
+                f"could not save the stat cache {home.statcache} ({exc}); "
+                "the result is complete, the next run hashes again",
+            )
     return LocalChanges(
+        notes=notes,
         modified=tuple(sorted(modified)),
         added=tuple(sorted(added)),
         deleted=tuple(sorted(deleted)),

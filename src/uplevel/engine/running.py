@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from uplevel.core.profile import Profile
+from uplevel.engine import fsio
 from uplevel.errors import BusyError
 
 DATABASE_SUFFIXES = (".mv.db", ".h2.db")
@@ -114,14 +115,31 @@ def check_stopped(
                 )
 
 
+PID_FILE_LIMIT = 4096
+"""A pid file holds one number; anything larger is not one."""
+
+PID_MAX = 1 << 22
+"""Linux's highest possible pid (pid_max's ceiling): a larger number names no process."""
+
+
 def _check_profile(home: Path, profile: Profile, where: str) -> None:
     if profile.pid_file:
         pid_path = home / profile.pid_file
         try:
-            pid = int(pid_path.read_text().split()[0])
-        except (FileNotFoundError, ValueError, IndexError):
-            pid = 0
-        if pid > 0 and _alive(pid):
+            data = fsio.read_regular(pid_path, PID_FILE_LIMIT)
+        except FileNotFoundError:
+            data = b""
+        except (OSError, ValueError) as exc:
+            # Cannot tell whether the product runs: say so, never guess "stopped".
+            raise BusyError(
+                f"{where}cannot read the pid file {profile.pid_file} ({exc})",
+                hint="if the product is stopped, remove that file or pass --force",
+            ) from exc
+        try:
+            pid = int(data.split()[0])
+        except (ValueError, IndexError):
+            pid = 0  # not a pid: no process to find
+        if 0 < pid <= PID_MAX and _alive(pid):
             raise BusyError(
                 f"{where}the product is running (pid {pid} from {profile.pid_file})",
                 hint=_STOP_FIRST,

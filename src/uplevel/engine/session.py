@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from uplevel.engine import interrupt
 from uplevel.engine.home import Home, State
 from uplevel.engine.running import check_stopped
 from uplevel.errors import BusyError, PendingTransactionError
@@ -67,7 +68,9 @@ def open_home(
         if os.path.lexists(home.txn_dir) or state.pending:
             from uplevel.engine.txn import recover
 
-            state, note = recover(home, state)
+            with interrupt.held():  # a recovery cut short would only be redone
+                state, note = recover(home, state)
+            interrupt.deliver()
         session = Session(home=home, state=state, notes=[note] if note else [])
         if change:
             if state.pending and not allow_pending:
@@ -77,4 +80,30 @@ def open_home(
                     "or run `uplevel abort`",
                 )
             check_stopped(home.root, home.profile(state), force=force)
-        yield session
+        try:
+            yield session
+        except BaseException as exc:
+            stop = interrupt.as_interrupted(exc)
+            if stop is None:
+                raise
+            with interrupt.held():
+                stop.outcome = _settle_interrupted(home)
+            raise stop from None
+
+
+def _settle_interrupted(home: Home) -> str:
+    """Undo what an interrupted command began (the lock is still held): say what was done."""
+    from uplevel.engine.txn import recover
+
+    state = home.load_state()
+    note = None
+    if os.path.lexists(home.txn_dir) or state.pending:
+        state, note = recover(home, state)
+    if note:
+        return note
+    if state.pending:
+        return (
+            f"the home is at level {state.level}, still stopped on conflicts "
+            f"(transaction {state.pending})"
+        )
+    return f"the home was not changed (level {state.level})"

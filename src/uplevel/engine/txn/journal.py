@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from uplevel.core import jsonstrict
 from uplevel.core.manifest import Entry
-from uplevel.errors import HomeError
+from uplevel.errors import CorruptStateError, HomeError
 
 JOURNAL_SCHEMA = 1
 RECORD_SCHEMA = 1
@@ -94,13 +95,21 @@ class Journal:
 
     @classmethod
     def load(cls, path: Path) -> Journal:
-        d = json.loads(path.read_bytes())
+        try:
+            d = jsonstrict.loads(path.read_bytes())
+        except ValueError as exc:
+            raise CorruptStateError(path, f"not valid JSON ({exc})") from exc
+        if not isinstance(d, dict):
+            raise CorruptStateError(path, "not a JSON object")
         if d.get("schema_version") != JOURNAL_SCHEMA:
             raise HomeError(f"{path}: journal schema {d.get('schema_version')!r} is not supported")
         d.pop("schema_version")
-        d["changes"] = [Change.from_dict(c) for c in d["changes"]]
-        d["resolved"] = [Change.from_dict(c) for c in d.get("resolved", [])]
-        return cls(**d)
+        try:
+            d["changes"] = [Change.from_dict(c) for c in d["changes"]]
+            d["resolved"] = [Change.from_dict(c) for c in d.get("resolved", [])]
+            return cls(**d)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CorruptStateError(path, f"malformed ({type(exc).__name__}: {exc})") from exc
 
 
 def dumps(doc: dict[str, Any]) -> bytes:

@@ -37,13 +37,19 @@ def recover(home: Home, state: State) -> tuple[State, str | None]:
             return state, f"finished an interrupted abort: the home is at level {state.level}"
         return state, None
     txn = open_transaction(home)
-    if txn is None:  # died while staging: the home proper was not touched
+    if txn is None:
+        # Died while staging (before the journal: the home proper was not touched), or in
+        # the last step of a finished commit (the journal was removed last): either way
+        # state.json tells the level the home is at.
         fsio.remove_tree(home.txn_dir)
-        return state, "removed an interrupted transaction's staging area (the home was not changed)"
+        return (
+            state,
+            f"removed the leftovers of an interrupted transaction; the home is at level {state.level}",
+        )
     j = txn.j
     if state.committed(j.id):
         txn.finish()
-        return state, f"finished committing transaction {j.id} (level {j.to_level})"
+        return state, f"finished committing {j.kind} {j.id}: the home is at level {j.to_level}"
     if j.phase == "stopped":
         if state.pending != j.id:  # crashed between journal and state writes when stopping
             state = state.with_event(

@@ -15,7 +15,7 @@ from typing import Any
 
 from uplevel.core.manifest import Entry
 from uplevel.core.paths import check_relative, parents
-from uplevel.engine import fsio
+from uplevel.engine import fsio, interrupt
 from uplevel.engine.home import Home, State, TxnInfo, now
 from uplevel.engine.txn.copy import COPY_WORKERS, CopyOf, Verified, copy_verified
 from uplevel.engine.txn.journal import RECORD_SCHEMA, Change, Content, Journal, dumps
@@ -395,14 +395,28 @@ class Transaction:
 
     def _do(self, op: list[Any]) -> None:
         kind = op[0]
-        if kind == "rename":
-            fsio.rename(self._abs_str(op[1]), self._abs_str(op[2]))
-        elif kind == "mkdir":
-            fsio.mkdir(self._abs_str(op[1]), op[2])
-        elif kind == "rmdir":
-            fsio.rmdir(self._abs_str(op[1]))
-        else:
-            raise HomeError(f"journal: unknown step {kind!r}")
+        try:
+            if kind == "rename":
+                fsio.rename(self._abs_str(op[1]), self._abs_str(op[2]))
+            elif kind == "mkdir":
+                fsio.mkdir(self._abs_str(op[1]), op[2])
+            elif kind == "rmdir":
+                fsio.rmdir(self._abs_str(op[1]))
+            else:
+                raise HomeError(f"journal: unknown step {kind!r}")
+        except UplevelError:
+            raise
+        except OSError as exc:
+            # The operator knows the path in the home, not our staging slot (txn/stage/4).
+            where = next((ref[2:] for ref in op[1:3] if str(ref).startswith("H/")), None)
+            if where is None:
+                raise
+            raise UplevelError(
+                f"cannot change {self.home.root / where}: {exc.strerror or exc}; "
+                "the update was rolled back",
+                hint="check that uplevel may write there (owner, permissions, read-only "
+                "mounts, immutable attributes)",
+            ) from exc
 
     def _done(self, op: list[Any]) -> bool:
         if op[0] == "rename":
@@ -482,8 +496,10 @@ class Transaction:
         """Write the record, then state.json (the commit point), then fold backups into the store.
 
         `before` writes what the new state refers to (manifests). Any failure up to the
-        commit point undoes the whole transaction.
+        commit point undoes the whole transaction. From here on a SIGINT or SIGTERM waits
+        for the command to finish (engine/interrupt.py): the commit is not cut short.
         """
+        interrupt.commit_point()
         info = TxnInfo(
             id=self.j.id,
             kind=self.j.kind,
@@ -508,6 +524,7 @@ class Transaction:
 
     def stop(self, stopped_state: State, *, before: Callable[[], None] | None = None) -> None:
         """Leave the transaction stopped on conflicts (phase "stopped", state.pending set)."""
+        interrupt.commit_point()  # stopping is this command's outcome: a signal waits for it
         try:
             if before:
                 before()
@@ -525,6 +542,10 @@ class Transaction:
             src = self.dir / ("backup" if slot in self.j.backups else "stage") / slot
             if os.path.lexists(src):
                 self.home.store_by_rename(src, sha)
+        # The journal goes last: while it is there, recovery knows the transaction
+        # committed and says so ("finished committing"), whatever else is already gone.
+        for part in ("stage", "backup"):
+            fsio.remove_tree(self.dir / part)
         fsio.remove_tree(self.dir)
 
 
