@@ -32,6 +32,16 @@ def force_option(f: F) -> F:
     )
 
 
+def allow_special_option(f: F) -> F:
+    return click.option(
+        "--allow-special-files",
+        "allow_special",
+        is_flag=True,
+        help="Allow set-user/group-ID files and symlinks out of the home (refused by default: "
+        "product homes need neither).",
+    )(f)
+
+
 def server_options(f: F) -> F:
     f = click.option(
         "--token-file",

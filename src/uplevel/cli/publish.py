@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from uplevel.cli.options import json_option
+from uplevel.cli.options import allow_special_option, json_option
 from uplevel.cli.output import progress, run
 from uplevel.core.updateinfo import CHANNELS, parse_advisory, parse_fix
 from uplevel.errors import UsageError
@@ -202,6 +202,7 @@ def add_product_cmd(
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="File of manual steps.",
 )
+@allow_special_option
 @json_option
 @click.pass_context
 def add_update_cmd(
@@ -218,6 +219,7 @@ def add_update_cmd(
     fixes: tuple[str, ...],
     advisories: tuple[str, ...],
     instructions: Path | None,
+    allow_special: bool,
     as_json: bool,
 ) -> None:
     """Append the next level: from BUNDLE, from --from-tree OLD --to-tree NEW, or --wum-zip.
@@ -273,6 +275,7 @@ def add_update_cmd(
                 fixes=fix_list,
                 advisories=advisory_list,
                 instructions=steps,
+                allow_special=allow_special,
             )
         elif bundle is None and from_tree is not None and to_tree is not None:
             if not title:
@@ -291,6 +294,7 @@ def add_update_cmd(
                 new_tree=to_tree,
                 details=details,
                 security=security,
+                allow_special=allow_special,
             )
         else:
             raise UsageError("give either BUNDLE or both --from-tree and --to-tree")
@@ -439,6 +443,7 @@ def bundle() -> None:
     help="File of manual steps.",
 )
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@allow_special_option
 @json_option
 @click.pass_context
 def bundle_create(
@@ -456,6 +461,7 @@ def bundle_create(
     advisories: tuple[str, ...],
     instructions: Path | None,
     output: Path,
+    allow_special: bool,
     as_json: bool,
 ) -> None:
     """Make a bundle taking FROM-TREE (level A) to TO-TREE (level B)."""
@@ -485,6 +491,7 @@ def bundle_create(
             advisories=advisories,
             instructions=instructions,
             output=output,
+            allow_special=allow_special,
             progress=cb,
         )
         out.finish(r, human)

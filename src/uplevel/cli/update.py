@@ -15,6 +15,7 @@ import click
 from uplevel.cli.options import (
     LEVEL,
     SERVER_URL,
+    allow_special_option,
     force_option,
     home_option,
     json_option,
@@ -78,6 +79,7 @@ def _render_apply(r: ApplyResult) -> None:
     help="Signed bundles: accept one up to this long after its signed timestamp expired "
     "(e.g. 30d, 12h; 0: only while it is valid, as online).  [default: 30d]",
 )
+@allow_special_option
 @force_option
 @json_option
 @click.pass_context
@@ -88,6 +90,7 @@ def apply(
     dry_run: bool,
     on_conflict: str,
     max_age: str | None,
+    allow_special: bool,
     force: bool,
     as_json: bool,
 ) -> None:
@@ -107,6 +110,7 @@ def apply(
             dry_run=dry_run,
             on_conflict=on_conflict,  # type: ignore[arg-type]
             force=force,
+            allow_special=allow_special,
             progress=cb,
         )
         out.finish(r, _render_apply, r.exit_code)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from uplevel.core.jump import BundleDescriptor
+from uplevel.core.jump import BundleDescriptor, refuse_special
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.core.paths import check_relative
 from uplevel.core.plan import Decision, changed_paths, plan_update
@@ -136,6 +136,7 @@ def apply(
     dry_run: bool = False,
     on_conflict: OnConflict = "stop",
     force: bool = False,
+    allow_special: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ApplyResult:
     """In-place update from an offline bundle file. A signed bundle (`uplevel export`) is
@@ -156,6 +157,11 @@ def apply(
     if max_age is not None:
         raise UsageError("--max-age applies to signed bundles only (see `uplevel export`)")
     with Bundle(bundle_path) as bundle:
+        # an unsigned bundle's publisher made no promise: set-ID files and links out of the
+        # home are refused before the home is opened (signed ones were checked when published)
+        refuse_special(
+            bundle.descriptor.changes, allow=allow_special, what=f"bundle {bundle_path.name}"
+        )
         return apply_source(
             root,
             bundle,

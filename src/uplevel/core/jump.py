@@ -23,6 +23,50 @@ BUNDLE_FORMAT = "uplevel-bundle"
 BUNDLE_SCHEMA = 1
 
 
+ALLOW_SPECIAL_HINT = (
+    "a product home needs neither set-user/group-ID files nor symlinks out of the home; "
+    "if this update really must install them, publish or apply it with --allow-special-files"
+)
+
+
+def special_changes(changes: dict[str, Entry | None]) -> list[str]:
+    """What a change set installs that product homes never need: files with the set-user-ID or
+    set-group-ID bit, and symlinks whose target is absolute or climbs out of the home."""
+    found: list[str] = []
+    for path, entry in sorted(changes.items()):
+        if entry is None:
+            continue
+        if entry.kind == "file" and entry.mode & 0o6000:
+            found.append(f"{path}: set-user-ID or set-group-ID file (mode {entry.mode:04o})")
+        elif entry.kind == "symlink" and _leaves_home(path, entry.target):
+            found.append(f"{path}: symlink to {entry.target!r}, outside the home")
+    return found
+
+
+def _leaves_home(path: str, target: str) -> bool:
+    if target.startswith("/"):
+        return True
+    depth = path.count("/")  # directories above the link, inside the home
+    for part in target.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in ("", "."):
+            depth += 1
+    return False
+
+
+def refuse_special(changes: dict[str, Entry | None], *, allow: bool, what: str) -> None:
+    """BundleError naming every special entry, unless the operator or publisher allowed them."""
+    found = special_changes(changes)
+    if found and not allow:
+        raise BundleError(
+            f"{what} installs {len(found)} special file(s): " + "; ".join(found[:5]),
+            hint=ALLOW_SPECIAL_HINT,
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class BlobInfo:
     size: int

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uplevel.core.jump import BlobInfo, BundleDescriptor, diff_manifests
+from uplevel.core.jump import BlobInfo, BundleDescriptor, diff_manifests, refuse_special
 from uplevel.core.plan import MERGE_MAX
 from uplevel.core.updateinfo import (
     UpdateInfo,
@@ -58,6 +58,7 @@ def bundle_create(
     advisories: tuple[str, ...] = (),
     instructions: Path | None = None,
     output: Path,
+    allow_special: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> BundleCreateResult:
     info = UpdateInfo(
@@ -78,6 +79,7 @@ def bundle_create(
         to_level=to_level,
         updates=[info],
         output=output,
+        allow_special=allow_special,
         progress=progress,
     )
     old = desc.from_manifest
@@ -104,6 +106,7 @@ def create_bundle(
     to_level: int,
     updates: list[UpdateInfo],
     output: Path,
+    allow_special: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> BundleDescriptor:
     """Diff two trees and write a bundle holding the changed contents (and merge bases)."""
@@ -116,6 +119,7 @@ def create_bundle(
             raise UsageError(f"{tree} is not a directory")
     old, new = read_tree(old_tree, progress), read_tree(new_tree, progress)
     changes = diff_manifests(old, new)
+    refuse_special(changes, allow=allow_special, what=f"the update from {old_tree} to {new_tree}")
     needed: dict[str, Path] = {}
     for p, e in changes.items():
         if e is not None and e.kind == "file":

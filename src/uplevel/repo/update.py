@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uplevel.core.jump import diff_manifests
+from uplevel.core.jump import diff_manifests, refuse_special
 from uplevel.core.manifest import Entry, Manifest
 from uplevel.core.paths import check_relative
 from uplevel.core.updateinfo import Advisory, Fix, UpdateInfo, check_product
@@ -126,13 +126,18 @@ def add_update_from_changes(
     contents: Callable[[str], bytes],
     info: UpdateDetails,
     security: bool,
+    *,
+    allow_special: bool = False,
 ) -> AddUpdateResult:
     """Publish an update given as changes against `base`; `contents(sha256)` returns the bytes
     of each new file content (checked against the sha256 and size before it is stored).
 
-    Security updates get the next level of both channels, others of `full` only.
+    Security updates get the next level of both channels, others of `full` only. Set-ID files
+    and symlinks out of the home are refused unless `allow_special` (subscribers trust what is
+    signed, so the check is here).
     """
     check_product(product)
+    refuse_special(dict(changes), allow=allow_special, what=f"this update of {product}")
     if not changes:
         raise UsageError("the update changes nothing")
     for path in changes:
@@ -178,6 +183,7 @@ def add_update_from_bundle(
     fixes: tuple[Fix, ...] = (),
     advisories: tuple[Advisory, ...] = (),
     instructions: str = "",
+    allow_special: bool = False,
 ) -> AddUpdateResult:
     """Publish the one update a verified bundle carries; empty fields take the bundle's values,
     and the update is a security one if the bundle says so or `security` is set."""
@@ -206,6 +212,7 @@ def add_update_from_bundle(
             b.read_blob,
             details,
             security or u.security,
+            allow_special=allow_special,
         )
 
 
@@ -217,6 +224,7 @@ def add_update_from_trees(
     new_tree: Path,
     details: UpdateDetails,
     security: bool = False,
+    allow_special: bool = False,
 ) -> AddUpdateResult:
     """Publish the difference between two pristine trees (OLD: before, NEW: after)."""
     for tree in (old_tree, new_tree):
@@ -232,4 +240,6 @@ def add_update_from_trees(
     def contents(sha256: str) -> bytes:
         return (new_tree / sources[sha256]).read_bytes()
 
-    return add_update_from_changes(repo, product, changes, old, contents, details, security)
+    return add_update_from_changes(
+        repo, product, changes, old, contents, details, security, allow_special=allow_special
+    )
