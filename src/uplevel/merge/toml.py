@@ -45,6 +45,7 @@ from tomlkit.toml_document import TOMLDocument
 from uplevel.merge.result import MergeResult, SettingConflict, UnparsableInput
 from uplevel.merge.text import diff3_regions, merge_text
 from uplevel.merge.toml_units import Unit, UnitsUnreadable, split_units
+from uplevel.merge.tree import pair_renames
 
 FORMAT = "toml"
 
@@ -328,25 +329,17 @@ def _renames(
     kept): base element path → that side's. Paired within the same array, best match first."""
     gone = [p for p in eb if p not in ex]
     new = [p for p in ex if p not in eb]
-    scored: list[tuple[float, _Path, _Path]] = []
-    for g in gone:
-        for n in new:
-            if g[:-1] != n[:-1]:
-                continue
-            a, c = _without_ids(g, eb[g]), _without_ids(n, ex[n])
-            if not a and not c:
-                alone = sum(1 for x in gone if x[:-1] == g[:-1]) == 1
-                score = 1.0 if alone and sum(1 for x in new if x[:-1] == n[:-1]) == 1 else 0.0
-            else:
-                same = sum(1 for k in a if k in c and _same(a[k], c[k]))
-                score = same / max(len(a), len(c))
-            if score >= 0.5:
-                scored.append((score, g, n))
-    pairs: dict[_Path, _Path] = {}
-    for _score, g, n in sorted(scored, key=lambda x: -x[0]):
-        if g not in pairs and n not in pairs.values():
-            pairs[g] = n
-    return pairs
+
+    def likeness(g: _Path, n: _Path) -> float:
+        if g[:-1] != n[:-1]:
+            return 0.0  # another array
+        a, c = _without_ids(g, eb[g]), _without_ids(n, ex[n])
+        if not a and not c:  # only identities: a rename when it is the array's only change
+            alone = sum(1 for x in gone if x[:-1] == g[:-1]) == 1
+            return 1.0 if alone and sum(1 for x in new if x[:-1] == n[:-1]) == 1 else 0.0
+        return sum(1 for k in a if k in c and _same(a[k], c[k])) / max(len(a), len(c))
+
+    return pair_renames(gone, new, likeness)
 
 
 def _without_ids(element: _Path, settings: dict[_Path, Any]) -> dict[_Path, Any]:

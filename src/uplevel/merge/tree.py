@@ -32,7 +32,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from uplevel.merge.result import MergeResult, SettingConflict
 from uplevel.merge.text import stable_runs
@@ -305,15 +305,24 @@ def _renames(
     that side added, when at least half of their other settings are equal (best first)."""
     gone = [c for c in base if c not in side]
     new = [c for c in side if c not in base and c not in other]
+    return pair_renames(gone, new, lambda g, n: _likeness(base[g], side[n], key))
+
+
+G = TypeVar("G", bound=Hashable)
+N = TypeVar("N", bound=Hashable)
+
+
+def pair_renames(
+    gone: Sequence[G], new: Sequence[N], likeness: Callable[[G, N], float]
+) -> dict[G, N]:
+    """Entries gone from a side paired with entries only it added, best likeness first (ties
+    in the given order), each at most once, when at least half alike. Shared by the engines
+    whose entries have an identifying key (tree-shaped YAML/JSON, TOML arrays of tables)."""
     scored = sorted(
-        (
-            (_likeness(base[g], side[n], key), i, j)
-            for i, g in enumerate(gone)
-            for j, n in enumerate(new)
-        ),
+        ((likeness(g, n), i, j) for i, g in enumerate(gone) for j, n in enumerate(new)),
         key=lambda x: (-x[0], x[1], x[2]),
     )
-    pairs: dict[str, str] = {}
+    pairs: dict[G, N] = {}
     taken: set[int] = set()
     for score, i, j in scored:
         if score < 0.5:
