@@ -174,6 +174,8 @@ def _unit_merge(
         diff3_regions([u.ident for u in ub], [u.ident for u in uo], [u.ident for u in ut])
     )
 
+    spelled: dict[_Path, bytes] = {}  # each setting's text, worked out once for every order
+
     def assemble(mode: str) -> bytes:
         out: list[bytes] = []
         placed: set[Hashable] = set()
@@ -200,7 +202,9 @@ def _unit_merge(
                     if u.path in placed or u.path not in target:
                         continue
                     placed.add(u.path)
-                    out.append(_spelling(u.path, source[u.path], o_at, t_at) or u.text)
+                    if u.path not in spelled:
+                        spelled[u.path] = _spelling(u.path, source[u.path], o_at, t_at)
+                    out.append(spelled[u.path])
                     continue
                 if counted:
                     if allowed.get(u.ident, 0) <= 0:
